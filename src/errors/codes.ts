@@ -1,0 +1,51 @@
+/**
+ * The table of every error code berth can raise, with its kind. Kinds map to
+ * an exit code or an HTTP status only at the edges (`exitCodeForKind`).
+ * docs/errors.md lists the same table; a test keeps them in step.
+ */
+export type ErrorKind =
+  | 'not-found'
+  | 'already-exists'
+  | 'invalid-argument'
+  | 'failed-precondition'
+  | 'conflict'
+  | 'unavailable'
+  | 'permission-denied'
+  | 'not-implemented'
+  | 'canceled'
+  | 'deadline-exceeded'
+  | 'internal';
+
+export const ERROR_CODES = {
+  // config.json and command-line input
+  CONFIG_INVALID: { kind: 'invalid-argument', summary: 'config.json is malformed or a field has a wrong value' },
+  CONFIG_UNSUPPORTED: { kind: 'not-implemented', summary: 'config.json asks for something this runtime cannot honour' },
+  BUNDLE_INVALID: { kind: 'invalid-argument', summary: 'the bundle directory or its rootfs is missing or unusable' },
+  ARGUMENT_INVALID: { kind: 'invalid-argument', summary: 'a command-line argument is missing or wrong' },
+  ID_INVALID: { kind: 'invalid-argument', summary: 'a container id has characters that are not allowed' },
+  // container lifecycle
+  CONTAINER_NOT_FOUND: { kind: 'not-found', summary: 'no container with this id exists under the runtime root' },
+  CONTAINER_EXISTS: { kind: 'already-exists', summary: 'a container with this id already exists' },
+  CONTAINER_STATE: { kind: 'failed-precondition', summary: 'the container is not in a state that allows the operation' },
+  CONTAINER_LOCKED: { kind: 'conflict', summary: 'another operation holds the container lock' },
+  // the executor and the kernel
+  EXECUTOR_FAILED: { kind: 'internal', summary: 'berth-init reported an error while setting up the container' },
+  EXECUTOR_PROTOCOL: { kind: 'internal', summary: 'berth-init and berth-runtime disagree on the plan or sync protocol' },
+  EXECUTOR_MISSING: { kind: 'unavailable', summary: 'the berth-init executable was not found; run the build' },
+  CGROUP_FAILED: { kind: 'internal', summary: 'a cgroup could not be created, configured or removed' },
+  CGROUP_UNSUPPORTED: { kind: 'not-implemented', summary: 'the cgroup layout or controller is not available on this host' },
+  HOOK_FAILED: { kind: 'internal', summary: 'a lifecycle hook exited non-zero or timed out' },
+  SIGNAL_INVALID: { kind: 'invalid-argument', summary: 'a signal name or number is not known' },
+  STATE_CORRUPT: { kind: 'internal', summary: 'a state file could not be read' },
+  PERMISSION_DENIED: { kind: 'permission-denied', summary: 'the operation needs privileges the caller does not have' },
+  NOT_IMPLEMENTED: { kind: 'not-implemented', summary: 'the feature is not implemented yet' },
+  INTERNAL: { kind: 'internal', summary: 'an unexpected internal error' },
+} as const satisfies Record<string, { kind: ErrorKind; summary: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Process exit code for an error kind, used by the command-line fronts. */
+export function exitCodeForKind(_kind: ErrorKind): number {
+  // runc exits 1 for every failure; managers depend on that, so we do too.
+  return 1;
+}

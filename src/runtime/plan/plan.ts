@@ -1,0 +1,137 @@
+/**
+ * The plan: plain data that berth-runtime hands to the berth-init executor.
+ * Every decision is already made here (flags as numbers, capability masks,
+ * mounts in order); `encode-plan.ts` serializes it to the wire format of
+ * src/native/include/berth-plan.h and the executor only carries it out.
+ */
+
+export const PLAN_MODE = { create: 1, exec: 2 } as const;
+export type PlanMode = keyof typeof PLAN_MODE;
+
+export interface PlanNamespaceJoin {
+  /** The CLONE_NEW* flag of the namespace. */
+  type: bigint;
+  path: string;
+}
+
+export const MOUNT_KIND = { normal: 0, bind: 1, cgroupRoot: 2 } as const;
+
+export interface PlanMount {
+  source: string;
+  /** Absolute path inside the container; resolved inside the rootfs by the executor. */
+  target: string;
+  fstype: string;
+  /** MS_* flags of the first mount(2). */
+  flags: bigint;
+  data: string;
+  /** Propagation changes applied in order after mounting. */
+  propagation: bigint[];
+  /** For binds with ro/nosuid/...: flags of the MS_BIND|MS_REMOUNT call; 0n = none. */
+  remountFlags: bigint;
+  targetIsFile: boolean;
+  kind: number;
+}
+
+export interface PlanDevice {
+  path: string;
+  /** S_IFCHR, S_IFBLK or S_IFIFO. */
+  type: number;
+  major: number;
+  minor: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Bind-mount the host node instead of mknod (needed in a user namespace). */
+  bind: boolean;
+}
+
+export interface PlanSymlink {
+  target: string;
+  path: string;
+}
+
+export interface PlanRlimit {
+  /** RLIMIT_* number. */
+  resource: number;
+  soft: bigint;
+  hard: bigint;
+}
+
+export interface PlanSeccompArg {
+  index: number;
+  value: bigint;
+  valueTwo: bigint;
+  /** libseccomp SCMP_CMP_* value. */
+  op: number;
+}
+
+export interface PlanSeccompRule {
+  names: string[];
+  /** libseccomp action value, errno or-ed in. */
+  action: number;
+  args: PlanSeccompArg[];
+}
+
+export interface PlanSeccomp {
+  defaultAction: number;
+  architectures: string[];
+  flags: number;
+  syscalls: PlanSeccompRule[];
+}
+
+export interface PlanCapabilities {
+  bounding: bigint;
+  effective: bigint;
+  inheritable: bigint;
+  permitted: bigint;
+  ambient: bigint;
+}
+
+export interface Plan {
+  mode: PlanMode;
+  containerId: string;
+  /** CLONE_NEW* flags of the namespaces to create (create mode). */
+  cloneFlags: bigint;
+  /** Namespaces to join, in the order to join them (user first). */
+  nsJoin: PlanNamespaceJoin[];
+  rootfs?: string;
+  rootfsReadonly: boolean;
+  /** Mount flags applied to "/" recursively before anything else; 0n = leave. */
+  rootPropagation: bigint;
+  noPivot: boolean;
+  mounts: PlanMount[];
+  devices: PlanDevice[];
+  symlinks: PlanSymlink[];
+  maskedPaths: string[];
+  readonlyPaths: string[];
+  sysctl: Array<{ key: string; value: string }>;
+  hostname?: string;
+  domainname?: string;
+  rlimits: PlanRlimit[];
+  uid: number;
+  gid: number;
+  /** undefined: setgroups(0, NULL) unless setgroupsDeny. */
+  additionalGids?: number[];
+  setgroupsDeny: boolean;
+  umask?: number;
+  capabilities: PlanCapabilities;
+  noNewPrivileges: boolean;
+  oomScoreAdj?: number;
+  personality?: number;
+  seccomp?: PlanSeccomp;
+  args: string[];
+  env: string[];
+  cwd: string;
+  terminal: boolean;
+  consoleSocket?: string;
+  consoleHeight?: number;
+  consoleWidth?: number;
+  execFifo?: string;
+  preserveFds: number;
+  newKeyring: boolean;
+  keyringName?: string;
+  /** Stage-0 waits for the child and exits with its status (foreground run/exec). */
+  parentWaits: boolean;
+  /** unshare(CLONE_NEWCGROUP) after the parent joined the cgroups (runc's order). */
+  cgroupNsAfterSync: boolean;
+}
