@@ -1,0 +1,26 @@
+/** spec and features: documents about the runtime, no container involved. */
+import { writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { BerthError, isErrno } from '../../../errors/index.js';
+import { defaultSpec } from '../../../runtime/spec/default-spec.js';
+import { features } from '../../../runtime/spec/features.js';
+import { parseArgs, str, bool } from '../args.js';
+import type { Globals } from '../main.js';
+
+export async function specCommand(args: string[], _g: Globals): Promise<number> {
+  const p = parseArgs(args, { bundle: { type: 'string', short: 'b' }, rootless: { type: 'boolean' } });
+  const path = join(resolve(str(p, 'bundle') ?? '.'), 'config.json');
+  try {
+    await writeFile(path, JSON.stringify(defaultSpec({ rootless: bool(p, 'rootless') }), null, '\t'), { flag: 'wx', mode: 0o666 });
+  } catch (err) {
+    if (isErrno(err, 'EEXIST')) throw new BerthError('ARGUMENT_INVALID', `file ${path} exists; remove it first`);
+    throw err;
+  }
+  return 0;
+}
+
+export async function featuresCommand(args: string[], _g: Globals): Promise<number> {
+  parseArgs(args, {});
+  process.stdout.write(JSON.stringify(features(), null, '    ') + '\n');
+  return 0;
+}

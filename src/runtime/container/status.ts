@@ -1,0 +1,47 @@
+/**
+ * Derives a container's OCI status from its recorded state and the live
+ * system, and the guards each operation applies (youki's canStart/canKill
+ * style): they fail with the current status in the message.
+ */
+import { BerthError } from '../../errors/index.js';
+import { isProcessAlive } from '../../util/proc.js';
+import { createCgroupManager } from '../cgroups/index.js';
+import type { ContainerState, ContainerStatus, OciState } from '../state/container-state.js';
+import type { RuntimeContext } from './context.js';
+
+export const OCI_VERSION = '1.2.0';
+
+export async function containerStatus(ctx: RuntimeContext, state: ContainerState): Promise<ContainerStatus> {
+  if (state.pid <= 0) return 'creating';
+  if (!isProcessAlive(state.pid, state.pidStartTime)) return 'stopped';
+  if (await ctx.store.hasFifo(state.id)) return 'created';
+  const cg = cgroupOf(state);
+  if ((await cg.freezerState().catch(() => 'undefined')) === 'frozen') return 'paused';
+  return 'running';
+}
+
+export function cgroupOf(state: ContainerState) {
+  return createCgroupManager({
+    id: state.id,
+    cgroupsPath: state.cgroupPath,
+    version: state.cgroupVersion,
+  });
+}
+
+export function ociState(state: ContainerState, status: ContainerStatus): OciState {
+  const out: OciState = {
+    ociVersion: OCI_VERSION,
+    id: state.id,
+    status,
+    bundle: state.bundle,
+  };
+  if (status !== 'stopped' && state.pid > 0) out.pid = state.pid;
+  if (Object.keys(state.annotations).length > 0) out.annotations = state.annotations;
+  return out;
+}
+
+export function requireStatus(id: string, status: ContainerStatus, allowed: readonly ContainerStatus[], action: string): void {
+  if (!allowed.includes(status)) {
+    throw new BerthError('CONTAINER_STATE', `cannot ${action} container \`${id}\`: it is ${status}`);
+  }
+}
