@@ -17,6 +17,7 @@ import { spawnInit, type SpawnedInit } from '../executor/spawn-init.js';
 import { loadSpec } from '../spec/load-spec.js';
 import { validateSpec } from '../spec/validate-spec.js';
 import { specToPlan } from '../spec/to-plan.js';
+import { effectiveResources } from '../spec/device-rules.js';
 import type { ContainerState } from '../state/container-state.js';
 import { validateId } from '../state/state-store.js';
 import type { RuntimeContext } from './context.js';
@@ -77,7 +78,8 @@ export async function createContainer(ctx: RuntimeContext, options: CreateOption
     reserved = true;
     const userns = (spec.linux?.namespaces ?? []).some((ns) => ns.type === 'user');
     cgroup = createCgroupManager({ id, cgroupsPath: spec.linux?.cgroupsPath });
-    await cgroup.create(spec.linux?.resources);
+    await cgroup.create(effectiveResources(spec));
+    (await import('node:child_process')).spawnSync('mkfifo', ['-m', '0622', ctx.store.fifoPath(id)]);
 
     const plan = specToPlan(spec, {
       id,
