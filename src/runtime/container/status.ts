@@ -21,11 +21,9 @@ export async function containerStatus(ctx: RuntimeContext, state: ContainerState
 }
 
 export function cgroupOf(state: ContainerState) {
-  return createCgroupManager({
-    id: state.id,
-    cgroupsPath: state.cgroupPath,
-    version: state.cgroupVersion,
-  });
+  // Re-open by the saved directories: resolving cgroupsPath again from the
+  // caller's own cgroup could land elsewhere when the caller moved.
+  return createCgroupManager({ id: state.id, paths: state.cgroupPaths, version: state.cgroupVersion });
 }
 
 export function ociState(state: ContainerState, status: ContainerStatus): OciState {
