@@ -10,7 +10,7 @@ import { BerthError } from '../../errors/index.js';
 import type { Spec } from '../../oci/runtime-spec.js';
 import { atomicWriteFile } from '../../util/atomic-write.js';
 import { readProcStat, waitForExit } from '../../util/proc.js';
-import { createCgroupManager, type CgroupManager } from '../cgroups/index.js';
+import { createCgroupManager, detectCgroupVersion, type CgroupManager } from '../cgroups/index.js';
 import { runHooks } from '../hooks/run-hooks.js';
 import { SYNC } from '../plan/attrs.js';
 import { spawnInit, type SpawnedInit } from '../executor/spawn-init.js';
@@ -58,7 +58,8 @@ export async function createContainer(ctx: RuntimeContext, options: CreateOption
   const id = validateId(options.id);
   const bundle = resolve(options.bundle ?? process.cwd());
   const spec = await loadSpec(bundle);
-  validateSpec(spec);
+  const cgroupVersion = detectCgroupVersion();
+  validateSpec(spec, { bundle, rootless: process.geteuid?.() !== 0, cgroupVersion });
   const rootfs = rootfsOf(spec, bundle);
   if (spec.process?.terminal && !options.consoleSocket) {
     throw new BerthError('ARGUMENT_INVALID', 'process.terminal is true: pass --console-socket to receive the pty master');
@@ -77,7 +78,7 @@ export async function createContainer(ctx: RuntimeContext, options: CreateOption
     await ctx.store.reserve(id);
     reserved = true;
     const userns = (spec.linux?.namespaces ?? []).some((ns) => ns.type === 'user');
-    cgroup = createCgroupManager({ id, cgroupsPath: spec.linux?.cgroupsPath });
+    cgroup = createCgroupManager({ id, cgroupsPath: spec.linux?.cgroupsPath, version: cgroupVersion });
     await cgroup.create(effectiveResources(spec));
     (await import('node:child_process')).spawnSync('mkfifo', ['-m', '0622', ctx.store.fifoPath(id)]);
 

@@ -43,6 +43,7 @@ export async function execInContainer(ctx: RuntimeContext, idArg: string, option
   const plan = processToPlan(options.process, {
     id,
     initPid: state.pid,
+    rootfs: state.rootfs,
     spec: state.spec,
     consoleSocket: options.consoleSocket,
     preserveFds: options.preserveFds ?? 0,
