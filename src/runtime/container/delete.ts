@@ -9,6 +9,7 @@ import { waitForExit } from '../../util/proc.js';
 import { runHooksLoggingFailures } from '../hooks/run-hooks.js';
 import { validateId } from '../state/state-store.js';
 import type { RuntimeContext } from './context.js';
+import type { CgroupManager } from '../cgroups/index.js';
 import { cgroupOf, containerStatus, ociState } from './status.js';
 
 export interface DeleteOptions {
@@ -29,7 +30,7 @@ export async function deleteContainer(ctx: RuntimeContext, idArg: string, option
       throw new BerthError('CONTAINER_NOT_FOUND', `container \`${id}\` does not exist`);
     }
     const status = await containerStatus(ctx, state);
-    const cg = cgroupOf(state);
+    const cg = await cgroupOf(state);
     if (status === 'running' || status === 'paused') {
       if (!options.force) {
         throw new BerthError('CONTAINER_STATE', `cannot delete container \`${id}\` that is not stopped: it is ${status}; stop it or use --force`);
@@ -53,7 +54,7 @@ export async function deleteContainer(ctx: RuntimeContext, idArg: string, option
   }
 }
 
-async function killAll(cg: ReturnType<typeof cgroupOf>, paused: boolean): Promise<void> {
+async function killAll(cg: CgroupManager, paused: boolean): Promise<void> {
   if (!(await cg.exists())) return;
   for (const pid of await cg.pids()) {
     try {

@@ -17,7 +17,7 @@ export async function containerStats(ctx: RuntimeContext, idArg: string): Promis
   const id = validateId(idArg);
   const state = await ctx.store.get(id);
   requireStatus(id, await containerStatus(ctx, state), ['created', 'running', 'paused'], 'read stats of');
-  return { type: 'stats', id, data: await cgroupOf(state).stats() };
+  return { type: 'stats', id, data: await (await cgroupOf(state)).stats() };
 }
 
 /** Emit stats every interval and an oom event per new OOM kill, until the container stops or `signal` aborts. */
@@ -28,7 +28,7 @@ export async function watchEvents(
 ): Promise<void> {
   const id = validateId(idArg);
   const state = await ctx.store.get(id);
-  const cg = cgroupOf(state);
+  const cg = await cgroupOf(state);
   let ooms = await cg.oomKillCount().catch(() => 0);
   let lastStats = 0;
   while (!options.signal?.aborted) {

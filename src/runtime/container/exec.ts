@@ -53,7 +53,7 @@ export async function execInContainer(ctx: RuntimeContext, idArg: string, option
   let pid = 0;
   try {
     pid = (await init.sync.expect(SYNC.CHILD_PID, 'it forked the process')).value;
-    const cg = cgroupOf(state);
+    const cg = await cgroupOf(state);
     if (await cg.exists()) await cg.addProcess(pid);
     init.sync.send(SYNC.CONTINUE);
     const rec = await init.sync.next();

@@ -34,7 +34,7 @@ export async function killContainer(ctx: RuntimeContext, idArg: string, options:
     return;
   }
   requireStatus(id, status, ['created', 'running', 'paused', 'stopped'], 'kill');
-  const cg = cgroupOf(state);
+  const cg = await cgroupOf(state);
   if (!(await cg.exists())) return;
   // Freeze first so that no process can fork out of the signal's reach (runc's signalAllProcesses).
   const canFreeze = status !== 'paused' && (await cg.freeze().then(() => true, () => false));

@@ -9,7 +9,7 @@ export async function pauseContainer(ctx: RuntimeContext, idArg: string): Promis
   try {
     const state = await ctx.store.get(id);
     requireStatus(id, await containerStatus(ctx, state), ['running', 'created'], 'pause');
-    await cgroupOf(state).freeze();
+    await (await cgroupOf(state)).freeze();
   } finally {
     await lock.release();
   }
@@ -21,7 +21,7 @@ export async function resumeContainer(ctx: RuntimeContext, idArg: string): Promi
   try {
     const state = await ctx.store.get(id);
     requireStatus(id, await containerStatus(ctx, state), ['paused'], 'resume');
-    await cgroupOf(state).thaw();
+    await (await cgroupOf(state)).thaw();
   } finally {
     await lock.release();
   }

@@ -8,7 +8,7 @@ export async function containerPids(ctx: RuntimeContext, idArg: string): Promise
   const state = await ctx.store.get(id);
   const status = await containerStatus(ctx, state);
   if (status === 'stopped') return [];
-  const cg = cgroupOf(state);
+  const cg = await cgroupOf(state);
   if (!(await cg.exists())) return [];
   return (await cg.pids()).sort((a, b) => a - b);
 }

@@ -3,9 +3,11 @@
  * system, and the guards each operation applies (youki's canStart/canKill
  * style): they fail with the current status in the message.
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { BerthError } from '../../errors/index.js';
 import { isProcessAlive } from '../../util/proc.js';
-import { createCgroupManager } from '../cgroups/index.js';
+import type { CgroupManager } from '../cgroups/index.js';
 import type { ContainerState, ContainerStatus, OciState } from '../state/container-state.js';
 import type { RuntimeContext } from './context.js';
 
@@ -15,12 +17,30 @@ export async function containerStatus(ctx: RuntimeContext, state: ContainerState
   if (state.pid <= 0) return 'creating';
   if (!isProcessAlive(state.pid, state.pidStartTime)) return 'stopped';
   if (await ctx.store.hasFifo(state.id)) return 'created';
-  const cg = cgroupOf(state);
-  if ((await cg.freezerState().catch(() => 'undefined')) === 'frozen') return 'paused';
-  return 'running';
+  return (await isFrozen(state)) ? 'paused' : 'running';
 }
 
-export function cgroupOf(state: ContainerState) {
+/**
+ * Reads the freezer file directly instead of loading the cgroup drivers:
+ * `state` and `kill` run on every manager poll, and their cost is module
+ * loading, not the one read.
+ */
+async function isFrozen(state: ContainerState): Promise<boolean> {
+  const v1 = state.cgroupPaths['freezer'];
+  try {
+    if (state.cgroupVersion === 1) {
+      return v1 !== undefined && (await readFile(join(v1, 'freezer.state'), 'utf8')).trim() === 'FROZEN';
+    }
+    const dir = state.cgroupPaths[''];
+    return dir !== undefined && /^frozen 1$/m.test(await readFile(join(dir, 'cgroup.events'), 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** The container's cgroup; the drivers load on first use (see isFrozen). */
+export async function cgroupOf(state: ContainerState): Promise<CgroupManager> {
+  const { createCgroupManager } = await import('../cgroups/index.js');
   // Re-open by the saved directories: resolving cgroupsPath again from the
   // caller's own cgroup could land elsewhere when the caller moved.
   return createCgroupManager({ id: state.id, paths: state.cgroupPaths, version: state.cgroupVersion });

@@ -23,7 +23,7 @@ export async function updateContainer(ctx: RuntimeContext, idArg: string, resour
   try {
     const state = await ctx.store.get(id);
     requireStatus(id, await containerStatus(ctx, state), ['created', 'running', 'paused'], 'update');
-    await cgroupOf(state).update(resources);
+    await (await cgroupOf(state)).update(resources);
     state.spec.linux = { ...(state.spec.linux ?? {}), resources: mergeResources(state.spec.linux?.resources, resources) };
     await ctx.store.write(state);
   } finally {

@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { basename, dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { BerthError } from '../../errors/index.js';
 import { SYNC_FD_ENV } from '../plan/attrs.js';
@@ -14,11 +15,24 @@ import { encodePlan } from '../plan/encode-plan.js';
 import type { Plan } from '../plan/plan.js';
 import { SyncChannel } from '../sync/sync-channel.js';
 
-/** dist/src/runtime/executor/ → dist/native/berth-init; BERTH_INIT overrides. */
+let found: string | undefined;
+
+/**
+ * Where berth-init is: BERTH_INIT, else `native/berth-init` in the nearest
+ * `dist/` above this module. The module may run from dist/src/... (tsc) or
+ * from a bundle in dist/bin/..., so the distance varies.
+ */
 export function initPath(): string {
   const override = process.env['BERTH_INIT'];
   if (override) return override;
-  return fileURLToPath(new URL('../../../native/berth-init', import.meta.url));
+  if (found) return found;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (basename(dir) === 'dist') return (found = join(dir, 'native', 'berth-init'));
+    const parent = dirname(dir);
+    if (parent === dir) return (found = join(process.cwd(), 'dist', 'native', 'berth-init'));
+    dir = parent;
+  }
 }
 
 export interface SpawnedInit {
