@@ -57,6 +57,8 @@ function rootfsOf(spec: Spec, bundle: string): string {
 export async function createContainer(ctx: RuntimeContext, options: CreateOptions): Promise<Created> {
   const id = validateId(options.id);
   const bundle = resolve(options.bundle ?? process.cwd());
+  const t0 = performance.now();
+  const step = (what: string): void => ctx.log.debug(`create ${options.id}: ${what} at ${(performance.now() - t0).toFixed(1)} ms`);
   const spec = await loadSpec(bundle);
   const cgroupVersion = detectCgroupVersion();
   validateSpec(spec, { bundle, rootless: process.geteuid?.() !== 0, cgroupVersion });
@@ -79,7 +81,9 @@ export async function createContainer(ctx: RuntimeContext, options: CreateOption
     reserved = true;
     const userns = (spec.linux?.namespaces ?? []).some((ns) => ns.type === 'user');
     cgroup = createCgroupManager({ id, cgroupsPath: spec.linux?.cgroupsPath, version: cgroupVersion });
+    step('validated');
     await cgroup.create(effectiveResources(spec));
+    step('cgroup created');
     (await import('node:child_process')).spawnSync('mkfifo', ['-m', '0622', ctx.store.fifoPath(id)]);
 
     const plan = specToPlan(spec, {
@@ -97,10 +101,11 @@ export async function createContainer(ctx: RuntimeContext, options: CreateOption
       userns,
     });
 
+    step('plan built');
     init = spawnInit(plan, options.stdio ? { stdio: [...options.stdio] } : {});
     const { sync } = init;
     childPid = (await sync.expect(SYNC.CHILD_PID, 'it created the container process')).value;
-    ctx.log.debug(`container ${id}: init pid ${childPid}`);
+    step(`init pid ${childPid}`);
 
     const userNs = spec.linux?.namespaces?.find((ns) => ns.type === 'user');
     if (userNs && !userNs.path) {
@@ -110,6 +115,7 @@ export async function createContainer(ctx: RuntimeContext, options: CreateOption
     sync.send(SYNC.CONTINUE);
 
     await sync.expect(SYNC.HOOKS, 'it set up the mounts');
+    step('mounts done');
     const creating = ociState(
       { id, bundle, pid: childPid, annotations: spec.annotations ?? {} } as ContainerState,
       'creating',
@@ -125,6 +131,7 @@ export async function createContainer(ctx: RuntimeContext, options: CreateOption
     }
     sync.send(SYNC.CONTINUE, JSON.stringify({ ...creating, status: 'created' }));
     await sync.expect(SYNC.READY, 'it finished setting up the container');
+    step('init ready');
 
     const stat = readProcStat(childPid);
     if (!stat) throw new BerthError('EXECUTOR_FAILED', `container init (pid ${childPid}) exited during create`);
