@@ -1,0 +1,84 @@
+/*
+ * The console (security rule 4, CVE-2025-52565): the pty is allocated from
+ * the container's own devpts, checked to be devpts, and the slave is
+ * obtained from the master with TIOCGPTPEER, never by opening a
+ * /dev/pts/N path that the container could have replaced. The master goes
+ * to the console socket with SCM_RIGHTS; the payload is the pty's name, as
+ * runc sends it.
+ */
+#include "console.h"
+
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/statfs.h>
+#include <sys/un.h>
+#include <termios.h>
+
+int console_connect(const char *path, struct berth_err *err) {
+  cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return berth_fail(err, BERTH_STAGE_CONSOLE_CONNECT, errno, "create a socket for console socket %s", path);
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  cleanup_close int pathfd = -1;
+  if (strlen(path) < sizeof addr.sun_path) {
+    strcpy(addr.sun_path, path);
+  } else {
+    /* Too long for sun_path: connect through the magic link of an O_PATH fd. */
+    pathfd = open(path, O_PATH | O_CLOEXEC);
+    if (pathfd < 0) return berth_fail(err, BERTH_STAGE_CONSOLE_CONNECT, errno, "open console socket %s", path);
+    snprintf(addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d", pathfd);
+  }
+  int rc;
+  do rc = connect(fd, (struct sockaddr *)&addr, sizeof addr);
+  while (rc < 0 && errno == EINTR);
+  if (rc < 0) return berth_fail(err, BERTH_STAGE_CONSOLE_CONNECT, errno, "connect to console socket %s", path);
+  return take_fd(&fd);
+}
+
+static int send_fd(int sock, int fd, const char *name) {
+  char cbuf[CMSG_SPACE(sizeof(int))];
+  memset(cbuf, 0, sizeof cbuf);
+  struct iovec iov = {.iov_base = (void *)name, .iov_len = strlen(name)};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  ssize_t n;
+  do n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return n < 0 ? -1 : 0;
+}
+
+int console_setup(const struct plan *p, int sock_, struct berth_err *err) {
+  cleanup_close int sock = sock_;
+  cleanup_close int master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
+  if (master < 0) return berth_fail(err, BERTH_STAGE_CONSOLE, errno, "open /dev/pts/ptmx");
+  struct statfs sfs;
+  if (fstatfs(master, &sfs) < 0) return berth_fail(err, BERTH_STAGE_CONSOLE, errno, "statfs /dev/pts/ptmx");
+  if (sfs.f_type != DEVPTS_SUPER_MAGIC)
+    return berth_fail(err, BERTH_STAGE_CONSOLE, EXDEV, "/dev/pts/ptmx is not on a devpts filesystem");
+  if (grantpt(master) < 0 || unlockpt(master) < 0)
+    return berth_fail(err, BERTH_STAGE_CONSOLE, errno, "unlock the pty from /dev/pts/ptmx");
+  unsigned int n;
+  if (ioctl(master, TIOCGPTN, &n) < 0) return berth_fail(err, BERTH_STAGE_CONSOLE, errno, "get the pty number (TIOCGPTN)");
+  char name[32];
+  snprintf(name, sizeof name, "/dev/pts/%u", n);
+  cleanup_close int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (slave < 0) return berth_fail(err, BERTH_STAGE_CONSOLE, errno, "open the peer of %s (TIOCGPTPEER)", name);
+  if (p->console_height != 0 || p->console_width != 0) {
+    struct winsize ws = {.ws_row = (unsigned short)p->console_height, .ws_col = (unsigned short)p->console_width};
+    if (ioctl(slave, TIOCSWINSZ, &ws) < 0) return berth_fail(err, BERTH_STAGE_CONSOLE, errno, "set the size of %s", name);
+  }
+  if (setsid() < 0) return berth_fail(err, BERTH_STAGE_CONSOLE, errno, "setsid");
+  if (ioctl(slave, TIOCSCTTY, 0) < 0) return berth_fail(err, BERTH_STAGE_CONSOLE, errno, "make %s the controlling terminal", name);
+  for (int i = 0; i < 3; i++)
+    if (dup2(slave, i) < 0) return berth_fail(err, BERTH_STAGE_CONSOLE, errno, "dup %s onto fd %d", name, i);
+  if (send_fd(sock, master, name) < 0)
+    return berth_fail(err, BERTH_STAGE_CONSOLE, errno, "send the master of %s to the console socket", name);
+  return 0;
+}

@@ -1,0 +1,83 @@
+/*
+ * Checks that need the whole plan. berth-runtime already validated the
+ * spec; these catch a plan the executor cannot carry out as written, so it
+ * fails before touching anything rather than half-way through.
+ */
+#include "plan.h"
+
+#include <sched.h>
+#include <string.h>
+
+static int need_abs(const char *what, const char *path, struct berth_err *err) {
+  if (path == NULL || path[0] != '/')
+    return berth_fail(err, BERTH_STAGE_PLAN, EINVAL, "invalid plan: %s \"%s\" is not an absolute path", what,
+                      path ? path : "");
+  return 0;
+}
+
+int plan_validate(const struct plan *p, int sync_fd, struct berth_err *err) {
+  if (p->n_args == 0 || p->args[0][0] == '\0')
+    return berth_fail(err, BERTH_STAGE_PLAN, EINVAL, "invalid plan: no program to run (ARG is missing or empty)");
+  if (p->cwd[0] != '\0' && need_abs("cwd", p->cwd, err) < 0) return -1;
+  if (p->terminal && p->console_socket == NULL)
+    return berth_fail(err, BERTH_STAGE_PLAN, EINVAL, "invalid plan: TERMINAL needs a CONSOLE_SOCKET");
+  if (p->seccomp != NULL && p->seccomp->listener_path != NULL)
+    return berth_fail(err, BERTH_STAGE_PLAN, ENOTSUP, "invalid plan: seccomp listener \"%s\" is not supported",
+                      p->seccomp->listener_path);
+  /* The preserved fds are 3..3+N-1; the sync socket must lie above them,
+   * or it would be handed to the container. */
+  if (sync_fd >= 0 && (sync_fd < 3 || (uint64_t)sync_fd < 3 + (uint64_t)p->preserve_fds))
+    return berth_fail(err, BERTH_STAGE_PLAN, EINVAL, "invalid plan: sync fd %d lies among the preserved fds 3..%u",
+                      sync_fd, 2 + p->preserve_fds);
+  const uint64_t ns_flags = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |
+                            CLONE_NEWNET | CLONE_NEWTIME;
+  if (p->clone_flags & ~ns_flags)
+    return berth_fail(err, BERTH_STAGE_PLAN, EINVAL, "invalid plan: CLONE_FLAGS 0x%llx has bits that are not CLONE_NEW* flags",
+                      (unsigned long long)p->clone_flags);
+  for (size_t i = 0; i < p->n_ns_join; i++)
+    if (need_abs("namespace path", p->ns_join[i].path, err) < 0) return -1;
+
+  if (p->mode == BERTH_MODE_EXEC) {
+    const char *what = NULL;
+    if (p->clone_flags != 0) what = "CLONE_FLAGS";
+    else if (p->n_mounts != 0) what = "MOUNT";
+    else if (p->n_devices != 0) what = "DEVICE";
+    else if (p->n_symlinks != 0) what = "SYMLINK";
+    else if (p->n_masked_paths != 0) what = "MASKED_PATH";
+    else if (p->n_readonly_paths != 0) what = "READONLY_PATH";
+    else if (p->n_sysctl != 0) what = "SYSCTL";
+    else if (p->hostname != NULL) what = "HOSTNAME";
+    else if (p->domainname != NULL) what = "DOMAINNAME";
+    else if (p->rootfs_readonly) what = "ROOTFS_READONLY";
+    else if (p->exec_fifo != NULL) what = "EXEC_FIFO";
+    else if (p->cgroup_ns_after_sync) what = "CGROUP_NS_AFTER_SYNC";
+    if (what != NULL)
+      return berth_fail(err, BERTH_STAGE_PLAN, EINVAL, "invalid plan: %s is for create mode, the plan is in exec mode", what);
+    return 0;
+  }
+
+  if (need_abs("rootfs", p->rootfs, err) < 0) return -1;
+  /* Every mount below would otherwise change the host's mount table. */
+  bool mntns = p->clone_flags & CLONE_NEWNS;
+  for (size_t i = 0; i < p->n_ns_join; i++)
+    if (p->ns_join[i].type == CLONE_NEWNS) mntns = true;
+  if (!mntns)
+    return berth_fail(err, BERTH_STAGE_PLAN, EINVAL, "invalid plan: create mode needs a mount namespace (CLONE_NEWNS or a mount NS_JOIN)");
+  for (size_t i = 0; i < p->n_mounts; i++)
+    if (need_abs("mount target", p->mounts[i].target, err) < 0) return -1;
+  for (size_t i = 0; i < p->n_devices; i++)
+    if (need_abs("device path", p->devices[i].path, err) < 0) return -1;
+  for (size_t i = 0; i < p->n_symlinks; i++) {
+    if (need_abs("symlink path", p->symlinks[i].path, err) < 0) return -1;
+    if (p->symlinks[i].target == NULL)
+      return berth_fail(err, BERTH_STAGE_PLAN, EINVAL, "invalid plan: symlink %s has no target", p->symlinks[i].path);
+  }
+  for (size_t i = 0; i < p->n_masked_paths; i++)
+    if (need_abs("masked path", p->masked_paths[i], err) < 0) return -1;
+  for (size_t i = 0; i < p->n_readonly_paths; i++)
+    if (need_abs("read-only path", p->readonly_paths[i], err) < 0) return -1;
+  for (size_t i = 0; i < p->n_sysctl; i++)
+    if (p->sysctl[i].key == NULL || p->sysctl[i].key[0] == '\0' || p->sysctl[i].value == NULL)
+      return berth_fail(err, BERTH_STAGE_PLAN, EINVAL, "invalid plan: sysctl %zu has no key or value", i);
+  return 0;
+}
