@@ -76,7 +76,7 @@
 #define BERTH_A_CONSOLE_SOCKET 34 /* str: host path of a unix socket (connected before any namespace is entered) */
 #define BERTH_A_CONSOLE_HEIGHT 35 /* u32 rows */
 #define BERTH_A_CONSOLE_WIDTH 36  /* u32 cols */
-#define BERTH_A_EXEC_FIFO 37      /* str: host path of the exec fifo (create mode) */
+#define BERTH_A_EXEC_FIFO 37      /* str: host path of the exec fifo (create mode); stage 0 creates it (mkfifo 0622) */
 #define BERTH_A_PRESERVE_FDS 38   /* u32: fds 3 .. 3+N-1 stay open into the container */
 #define BERTH_A_NEW_KEYRING 39    /* u32 0|1: join a new session keyring */
 #define BERTH_A_KEYRING_NAME 40   /* str: name of that keyring (runc: "_ses.<id>") */

@@ -204,6 +204,13 @@ static int wait_child(pid_t pid) {
 /* An O_PATH fd of the exec fifo: a host path, so taken before any
  * namespace is entered, and re-opened for writing at the very end. */
 static int open_exec_fifo(const char *path, struct berth_err *err) {
+  /* Made here because Node has no mkfifo(3). Mode 0622 so that the
+   * container's init can open it for writing whatever uid a user namespace
+   * maps it to; the 0711 state directory keeps everyone else out. */
+  mode_t old_umask = umask(0);
+  int made = mkfifo(path, 0622);
+  umask(old_umask);
+  if (made < 0) return berth_fail(err, BERTH_STAGE_EXEC_FIFO, errno, "create exec fifo %s", path);
   cleanup_close int fd = open(path, O_PATH | O_CLOEXEC);
   if (fd < 0) return berth_fail(err, BERTH_STAGE_EXEC_FIFO, errno, "open exec fifo %s", path);
   struct stat st;

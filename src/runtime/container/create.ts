@@ -84,7 +84,6 @@ export async function createContainer(ctx: RuntimeContext, options: CreateOption
     step('validated');
     await cgroup.create(effectiveResources(spec));
     step('cgroup created');
-    (await import('node:child_process')).spawnSync('mkfifo', ['-m', '0622', ctx.store.fifoPath(id)]);
 
     const plan = specToPlan(spec, {
       id,
