@@ -217,13 +217,18 @@ test('hooks run in order with the state on stdin; poststop runs at delete', { sk
     await using rt = await runtimeCli();
     await using b = await makeBundle({ config: (s) => {
       s.process.args = ['/probe', 'sleep', '60'];
+      // startContainer runs inside the container: its path is the container's, and it
+      // writes through a bind mount of the test's directory.
+      s.mounts!.push({ destination: '/hooklog', type: 'bind', source: dir, options: ['rbind'] });
       s.hooks = {
         prestart: hook('prestart'),
         createRuntime: hook('createRuntime'),
         createContainer: hook('createContainer'),
+        startContainer: [{ path: '/bin/sh', args: ['sh', '-c', 'printf "startContainer %s %s\\n" "$(hostname)" "$(cat)" >> /hooklog/start.log'], timeout: 10 }],
         poststart: hook('poststart'),
         poststop: hook('poststop'),
       };
+      s.hostname = 'hooked';
     } });
     const id = newId('hooks');
     await rt.ok(['create', '--bundle', b.dir, id]);
@@ -240,6 +245,14 @@ test('hooks run in order with the state on stdin; poststop runs at delete', { sk
       assert.equal(e.state.bundle, b.dir);
     }
     assert.ok((entries[0]!.state.pid ?? 0) > 0);
+    const start = (await readFile(join(dir, 'start.log'), 'utf8')).trim();
+    const [word, host, ...json] = start.split(' ');
+    assert.equal(word, 'startContainer');
+    assert.equal(host, 'hooked', 'startContainer ran in the container\'s uts namespace');
+    const startState = JSON.parse(json.join(' ')) as { id: string; status: string; pid: number };
+    assert.equal(startState.id, id);
+    assert.equal(startState.status, 'created');
+    assert.equal(startState.pid, entries[0]!.state.pid);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

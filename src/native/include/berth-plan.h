@@ -86,6 +86,9 @@
 #define BERTH_A_MOUNT_LABEL 44    /* str: reserved; the executor ignores it */
 #define BERTH_A_CONTAINER_ID 45   /* str: only for messages */
 #define BERTH_A_CGROUP_NS_AFTER_SYNC 46 /* u32 0|1: unshare(CLONE_NEWCGROUP) after the parent joined the cgroups */
+#define BERTH_A_START_HOOK 47     /* nest: HK_* ; repeated: startContainer hooks, run by C in the container
+                                   * after `start` released it and before execve, with the state JSON
+                                   * that came with the CONTINUE answering HOOKS on their stdin */
 
 /* BERTH_A_MODE values */
 #define BERTH_MODE_CREATE 1 /* new container: clone with CLONE_FLAGS, mounts, pivot_root, exec fifo */
@@ -137,6 +140,12 @@
 #define BERTH_RL_SOFT 2     /* u64 */
 #define BERTH_RL_HARD 3     /* u64 */
 
+/* ---- BERTH_A_START_HOOK nest ---------------------------------------- */
+#define BERTH_HK_PATH 1    /* str: program path inside the container */
+#define BERTH_HK_ARG 2     /* str: argv element; repeated */
+#define BERTH_HK_ENV 3     /* str: "KEY=value"; repeated */
+#define BERTH_HK_TIMEOUT 4 /* u32 seconds, 0 = none */
+
 /* ---- BERTH_A_SECCOMP nest --------------------------------------------
  * Actions are libseccomp action values (SCMP_ACT_*), with the errno already
  * or-ed in for SCMP_ACT_ERRNO/SCMP_ACT_TRACE; the executor passes them on. */
@@ -175,12 +184,12 @@
  *   |                                          create mode:    | mounts, devices, symlinks
  *   | <-- HOOKS ---------------------------------------------  |
  *   |  run prestart, createRuntime, createContainer hooks      |
- *   | --- CONTINUE ----------------------------------------->  |
+ *   | --- CONTINUE(state JSON for startContainer hooks) ---->  |
  *   |                                                          | pivot_root, masks, sysctls,
  *   |                                                          | hostname, console, rlimits,
  *   |                                                          | ids, caps, nnp, seccomp
  *   | <-- READY (create) ------------------------------------  | open exec fifo (blocks)
- *   |  R writes state, exits; `start` opens the fifo later      | execve
+ *   |  R writes state, exits; `start` opens the fifo later      | startContainer hooks, execve
  *
  *   exec mode: no HOOKS and no READY; C's sync fd is close-on-exec, so R
  *   reads end-of-file after CONTINUE once execve succeeded.

@@ -20,6 +20,7 @@
 
 #include "console.h"
 #include "creds.h"
+#include "hooks.h"
 #include "nsjoin.h"
 #include "paths.h"
 #include "plan.h"
@@ -36,6 +37,7 @@ struct ctx {
   int console;     /* connected console socket, or -1 */
   int fifo;        /* O_PATH fd of the exec fifo (create mode), or -1 */
   bool past_ready; /* create: READY sent, berth-runtime no longer listens */
+  char state[BERTH_SYNC_MAX_MSG + 1]; /* state JSON for startContainer hooks */
 };
 
 /* Exit status for a failed execve, as shells use them. */
@@ -73,7 +75,7 @@ static int child_create(struct ctx *c, struct berth_err *err) {
   /* prestart/createRuntime/createContainer hooks see the mounts, before
    * pivot_root (runtime-spec config.md#posix-platform-hooks). */
   if (sync_send(c->sync, BERTH_SYNC_HOOKS, 0) < 0) return berth_fail(err, BERTH_STAGE_MOUNTS, errno, "send HOOKS");
-  rc = sync_wait_continue(c->sync, BERTH_STAGE_WAIT_PARENT, err);
+  rc = sync_wait_continue(c->sync, BERTH_STAGE_WAIT_PARENT, c->state, err);
   if (rc == 1) _exit(1);
   if (rc < 0) return -1;
 
@@ -146,6 +148,9 @@ static int child_process(struct ctx *c, struct berth_err *err) {
     if (sync_send(c->sync, BERTH_SYNC_READY, 0) < 0) return berth_fail(err, BERTH_STAGE_EXEC_FIFO, errno, "send READY");
     c->past_ready = true;
     if (c->fifo >= 0 && wait_exec_fifo(c, err) < 0) return -1;
+    /* runtime-spec: startContainer hooks run in the container namespace
+     * after start, before the user process (runc runs them here too). */
+    if (start_hooks_run(p, c->state, err) < 0) return -1;
   }
   if (fds_prepare_exec(p, c->sync, err) < 0) return -1;
   signals_reset();
@@ -158,7 +163,7 @@ static int child_process(struct ctx *c, struct berth_err *err) {
 
 __attribute__((noreturn)) static void child_main(struct ctx *c) {
   struct berth_err err = {0};
-  int rc = sync_wait_continue(c->sync, BERTH_STAGE_WAIT_PARENT, &err);
+  int rc = sync_wait_continue(c->sync, BERTH_STAGE_WAIT_PARENT, NULL, &err);
   if (rc == 1) _exit(1); /* ABORT or end of file: berth-runtime gave up */
   if (rc < 0) die(c, &err);
   if (c->plan->mode == BERTH_MODE_CREATE && child_create(c, &err) < 0) die(c, &err);

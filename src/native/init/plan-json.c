@@ -188,6 +188,15 @@ static void sysctl(struct json *j, const struct plan_sysctl *s) {
   close_(j, '}');
 }
 
+static void hook(struct json *j, const struct plan_hook *h) {
+  open_(j, '{');
+  k_str(j, "path", h->path);
+  k_str_array(j, "args", h->args, h->n_args);
+  k_str_array(j, "env", h->env, h->n_env);
+  k_u32(j, "timeout", h->timeout);
+  close_(j, '}');
+}
+
 static void rlimit(struct json *j, const struct plan_rlimit *r) {
   open_(j, '{');
   k_u32(j, "resource", r->resource);
@@ -260,6 +269,7 @@ int plan_print_json(const struct plan *p, FILE *out) {
   k_opt_str(j, "keyringName", p->keyring_name);
   k_bool(j, "parentWaits", p->parent_waits);
   k_bool(j, "cgroupNsAfterSync", p->cgroup_ns_after_sync);
+  OBJ_ARRAY(j, "startHooks", p->start_hooks, p->n_start_hooks, hook);
   close_(j, '}');
   fputc('\n', out);
   return fflush(out) == 0 && !ferror(out) ? 0 : -1;

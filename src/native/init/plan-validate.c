@@ -51,6 +51,7 @@ int plan_validate(const struct plan *p, int sync_fd, struct berth_err *err) {
     else if (p->rootfs_readonly) what = "ROOTFS_READONLY";
     else if (p->exec_fifo != NULL) what = "EXEC_FIFO";
     else if (p->cgroup_ns_after_sync) what = "CGROUP_NS_AFTER_SYNC";
+    else if (p->n_start_hooks != 0) what = "START_HOOK";
     if (what != NULL)
       return berth_fail(err, BERTH_STAGE_PLAN, EINVAL, "invalid plan: %s is for create mode, the plan is in exec mode", what);
     return 0;
@@ -76,6 +77,9 @@ int plan_validate(const struct plan *p, int sync_fd, struct berth_err *err) {
     if (need_abs("masked path", p->masked_paths[i], err) < 0) return -1;
   for (size_t i = 0; i < p->n_readonly_paths; i++)
     if (need_abs("read-only path", p->readonly_paths[i], err) < 0) return -1;
+  for (size_t i = 0; i < p->n_start_hooks; i++)
+    if (need_abs("startContainer hook path", p->start_hooks[i].path, err) < 0 || p->start_hooks[i].n_args == 0)
+      return berth_fail(err, BERTH_STAGE_PLAN, EINVAL, "invalid plan: startContainer hook %zu needs a path and argv", i);
   for (size_t i = 0; i < p->n_sysctl; i++)
     if (p->sysctl[i].key == NULL || p->sysctl[i].key[0] == '\0' || p->sysctl[i].value == NULL)
       return berth_fail(err, BERTH_STAGE_PLAN, EINVAL, "invalid plan: sysctl %zu has no key or value", i);

@@ -88,6 +88,14 @@ static const struct attr_spec top_specs[] = {
     {BERTH_A_MOUNT_LABEL, "MOUNT_LABEL", V_STR, false},
     {BERTH_A_CONTAINER_ID, "CONTAINER_ID", V_STR, false},
     {BERTH_A_CGROUP_NS_AFTER_SYNC, "CGROUP_NS_AFTER_SYNC", V_BOOL, false},
+    {BERTH_A_START_HOOK, "START_HOOK", V_NEST, true},
+};
+
+static const struct attr_spec hk_specs[] = {
+    {BERTH_HK_PATH, "HK_PATH", V_STR, false},
+    {BERTH_HK_ARG, "HK_ARG", V_STR, true},
+    {BERTH_HK_ENV, "HK_ENV", V_STR, true},
+    {BERTH_HK_TIMEOUT, "HK_TIMEOUT", V_U32, false},
 };
 
 static const struct attr_spec nsj_specs[] = {
@@ -157,6 +165,7 @@ static const struct level mount_level = {"MOUNT", mount_specs, N(mount_specs)};
 static const struct level dev_level = {"DEVICE", dev_specs, N(dev_specs)};
 static const struct level lnk_level = {"SYMLINK", lnk_specs, N(lnk_specs)};
 static const struct level sys_level = {"SYSCTL", sys_specs, N(sys_specs)};
+static const struct level hk_level = {"START_HOOK", hk_specs, N(hk_specs)};
 static const struct level rl_level = {"RLIMIT", rl_specs, N(rl_specs)};
 static const struct level sc_level = {"SECCOMP", sc_specs, N(sc_specs)};
 static const struct level scs_level = {"SC_SYSCALL", scs_specs, N(scs_specs)};
@@ -409,6 +418,18 @@ static int sc_attr(const struct attr *a, void *obj, struct berth_err *err) {
     *el_ = a->str;                                                       \
   } while (0)
 
+static int hk_attr(const struct attr *a, void *obj, struct berth_err *err) {
+  struct plan_hook *h = obj;
+  switch (a->spec->type) {
+  case BERTH_HK_PATH: h->path = a->str; break;
+  /* argv and envp stay NULL-terminated: one spare zeroed slot. */
+  case BERTH_HK_ARG: PUSH_STR(h->args, h->n_args, 1, "hook arguments"); break;
+  case BERTH_HK_ENV: PUSH_STR(h->env, h->n_env, 1, "hook environment"); break;
+  case BERTH_HK_TIMEOUT: h->timeout = a->u32; break;
+  }
+  return 0;
+}
+
 static int top_attr(const struct attr *a, void *obj, struct berth_err *err) {
   struct plan *p = obj;
   switch (a->spec->type) {
@@ -468,6 +489,7 @@ static int top_attr(const struct attr *a, void *obj, struct berth_err *err) {
   case BERTH_A_KEYRING_NAME: p->keyring_name = a->str; break;
   case BERTH_A_PARENT_WAITS: p->parent_waits = a->u32; break;
   case BERTH_A_SETGROUPS_DENY: p->setgroups_deny = a->u32; break;
+  case BERTH_A_START_HOOK: PUSH_NEST(p->start_hooks, p->n_start_hooks, hk_level, hk_attr, "start hooks");
   case BERTH_A_SELINUX_LABEL: p->selinux_label = a->str; break;
   case BERTH_A_MOUNT_LABEL: p->mount_label = a->str; break;
   case BERTH_A_CONTAINER_ID: p->container_id = a->str; break;
@@ -577,6 +599,11 @@ void plan_free(struct plan *p) {
     free(p->seccomp->archs);
     free(p->seccomp);
   }
+  for (size_t i = 0; i < p->n_start_hooks; i++) {
+    free(p->start_hooks[i].args);
+    free(p->start_hooks[i].env);
+  }
+  free(p->start_hooks);
   free(p->args);
   free(p->env);
   free(p->buf);

@@ -43,6 +43,15 @@ struct plan_sysctl {
   const char *key, *value;
 };
 
+struct plan_hook {
+  const char *path;
+  const char **args; /* NULL-terminated */
+  size_t n_args;
+  const char **env; /* NULL-terminated */
+  size_t n_env;
+  uint32_t timeout; /* seconds, 0 = none */
+};
+
 struct plan_rlimit {
   uint32_t resource;
   uint64_t soft, hard;
@@ -131,6 +140,8 @@ struct plan {
   const char *keyring_name;
   bool parent_waits;
   bool cgroup_ns_after_sync;
+  struct plan_hook *start_hooks;
+  size_t n_start_hooks;
   const char *selinux_label; /* reserved, ignored */
   const char *mount_label;   /* reserved, ignored */
 

@@ -52,9 +52,9 @@ static int recv_all(int fd, void *buf, size_t len) {
   return 0;
 }
 
-int sync_wait_continue(int fd, int stage, struct berth_err *err) {
+int sync_wait_continue(int fd, int stage, char *msg_out, struct berth_err *err) {
   struct berth_sync_hdr h;
-  char msg[BERTH_SYNC_MAX_MSG];
+  char msg[BERTH_SYNC_MAX_MSG + 1];
   int rc = recv_all(fd, &h, sizeof h);
   if (rc == 1) return 1;
   if (rc < 0) return berth_fail(err, stage, errno, "read sync record from berth-runtime");
@@ -66,5 +66,9 @@ int sync_wait_continue(int fd, int stage, struct berth_err *err) {
   if (h.type == BERTH_SYNC_ABORT) return 1;
   if (h.type != BERTH_SYNC_CONTINUE)
     return berth_fail(err, stage, EPROTO, "unexpected sync record type %u while waiting for CONTINUE", h.type);
+  if (msg_out != NULL) {
+    memcpy(msg_out, msg, h.msg_len);
+    msg_out[h.msg_len] = '\0';
+  }
   return 0;
 }

@@ -15,9 +15,11 @@ int sync_send(int fd, uint32_t type, uint32_t value);
 /* Send an ERROR record for err. */
 int sync_send_error(int fd, const struct berth_err *err);
 
-/* Wait for CONTINUE (its message is read and dropped). Returns 0 on
- * CONTINUE, 1 on ABORT or end of file (the runtime gave up: exit quietly),
- * -1 with err filled on a read error or an unexpected record. */
-int sync_wait_continue(int fd, int stage, struct berth_err *err);
+/* Wait for CONTINUE. Its message is copied, NUL-terminated, to msg when
+ * msg is not NULL (msg must hold BERTH_SYNC_MAX_MSG + 1 bytes), else
+ * dropped. Returns 0 on CONTINUE, 1 on ABORT or end of file (the runtime
+ * gave up: exit quietly), -1 with err filled on a read error or an
+ * unexpected record. */
+int sync_wait_continue(int fd, int stage, char *msg, struct berth_err *err);
 
 #endif

@@ -12,7 +12,7 @@ import { atomicWriteFile } from '../../util/atomic-write.js';
 import { readProcStat, waitForExit } from '../../util/proc.js';
 import { createCgroupManager, detectCgroupVersion, type CgroupManager } from '../cgroups/index.js';
 import { runHooks } from '../hooks/run-hooks.js';
-import { SYNC } from '../plan/attrs.js';
+import { SYNC, SYNC_MAX_MSG } from '../plan/attrs.js';
 import { spawnInit, type SpawnedInit } from '../executor/spawn-init.js';
 import { loadSpec } from '../spec/load-spec.js';
 import { validateSpec } from '../spec/validate-spec.js';
@@ -128,7 +128,12 @@ export async function createContainer(ctx: RuntimeContext, options: CreateOption
       sync.send(SYNC.ABORT);
       throw err;
     }
-    sync.send(SYNC.CONTINUE, JSON.stringify({ ...creating, status: 'created' }));
+    // startContainer hooks run inside the container and read this state.
+    const startState = plan.startHooks.length > 0 ? JSON.stringify({ ...creating, status: 'created' }) : '';
+    if (Buffer.byteLength(startState) > SYNC_MAX_MSG) {
+      throw new BerthError('CONFIG_UNSUPPORTED', `the state for startContainer hooks is over ${SYNC_MAX_MSG} bytes; use fewer annotations`, { field: 'annotations' });
+    }
+    sync.send(SYNC.CONTINUE, startState);
     await sync.expect(SYNC.READY, 'it finished setting up the container');
     step('init ready');
 

@@ -54,6 +54,7 @@ export const A = {
   MOUNT_LABEL: 44,
   CONTAINER_ID: 45,
   CGROUP_NS_AFTER_SYNC: 46,
+  START_HOOK: 47,
 } as const;
 
 export const MODE = { CREATE: 1, EXEC: 2 } as const;
@@ -74,6 +75,7 @@ export const DEV = { PATH: 1, TYPE: 2, MAJOR: 3, MINOR: 4, MODE: 5, UID: 6, GID:
 export const LNK = { TARGET: 1, PATH: 2 } as const;
 export const SYS = { KEY: 1, VALUE: 2 } as const;
 export const RL = { RESOURCE: 1, SOFT: 2, HARD: 3 } as const;
+export const HK = { PATH: 1, ARG: 2, ENV: 3, TIMEOUT: 4 } as const;
 export const SC = { DEFAULT_ACTION: 1, ARCH: 2, FLAGS: 3, SYSCALL: 4, LISTENER_PATH: 5 } as const;
 export const SCS = { NAME: 1, ACTION: 2, ARG: 3 } as const;
 export const SCA = { INDEX: 1, VALUE: 2, VALUE_TWO: 3, OP: 4 } as const;

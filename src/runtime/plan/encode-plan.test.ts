@@ -58,6 +58,7 @@ export function fullPlan(): Plan {
     keyringName: '_ses.golden-1',
     parentWaits: true,
     cgroupNsAfterSync: true,
+    startHooks: [{ path: '/bin/hook', args: ['hook', 'start'], env: ['A=1'], timeout: 5 }, { path: '/bin/true', args: [], env: [], timeout: 0 }],
   };
 }
 
@@ -83,7 +84,7 @@ const decoder = initPath();
 const skip = existsSync(decoder) ? false : `berth-init is not built at ${decoder}`;
 
 test('berth-init decodes exactly the plan that TypeScript encoded (golden round trip)', { skip }, () => {
-  for (const plan of [fullPlan(), { ...fullPlan(), mode: 'exec' as const, seccomp: undefined, hostname: undefined }]) {
+  for (const plan of [fullPlan(), { ...fullPlan(), mode: 'exec' as const, seccomp: undefined, hostname: undefined, startHooks: [] }]) {
     const out = spawnSync(decoder, ['--decode-plan', '-'], { input: encodePlan(plan), encoding: 'utf8' });
     assert.equal(out.status, 0, out.stderr);
     const expected = asDecodedJson(plan) as Record<string, unknown>;

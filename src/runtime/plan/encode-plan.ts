@@ -4,7 +4,7 @@
  * known attributes, each with the value encoding the header fixes for it.
  */
 import { BerthError } from '../../errors/index.js';
-import { A, DEV, LNK, M, MODE, NSJ, PLAN_MAGIC, PLAN_MAX_BYTES, PLAN_VERSION, RL, SC, SCA, SCS, SYS } from './attrs.js';
+import { A, DEV, HK, LNK, M, MODE, NSJ, PLAN_MAGIC, PLAN_MAX_BYTES, PLAN_VERSION, RL, SC, SCA, SCS, SYS } from './attrs.js';
 import type { Plan, PlanSeccomp } from './plan.js';
 
 /** Accumulates attributes; nests are built by a child writer. */
@@ -181,6 +181,14 @@ export function encodePlan(plan: Plan): Buffer {
   if (plan.keyringName !== undefined) w.str(A.KEYRING_NAME, plan.keyringName);
   w.bool(A.PARENT_WAITS, plan.parentWaits);
   w.bool(A.CGROUP_NS_AFTER_SYNC, plan.cgroupNsAfterSync);
+  for (const h of plan.startHooks) {
+    w.nest(A.START_HOOK, (n) => {
+      n.str(HK.PATH, h.path);
+      for (const a of h.args) n.str(HK.ARG, a);
+      for (const e of h.env) n.str(HK.ENV, e);
+      n.u32(HK.TIMEOUT, h.timeout);
+    });
+  }
 
   const payload = w.toBuffer();
   if (payload.length > PLAN_MAX_BYTES) {

@@ -79,6 +79,15 @@ export interface PlanSeccomp {
   syscalls: PlanSeccompRule[];
 }
 
+/** A startContainer hook: run inside the container by berth-init. */
+export interface PlanHook {
+  path: string;
+  args: string[];
+  env: string[];
+  /** Seconds; 0 = no timeout. */
+  timeout: number;
+}
+
 export interface PlanCapabilities {
   bounding: bigint;
   effective: bigint;
@@ -134,4 +143,6 @@ export interface Plan {
   parentWaits: boolean;
   /** unshare(CLONE_NEWCGROUP) after the parent joined the cgroups (runc's order). */
   cgroupNsAfterSync: boolean;
+  /** startContainer hooks (create mode). */
+  startHooks: PlanHook[];
 }

@@ -542,6 +542,12 @@ export function specToPlan(spec: Spec, ctx: CreatePlanContext): Plan {
     keyringName: ctx.noNewKeyring ? undefined : `_ses.${ctx.id}`,
     parentWaits: ctx.parentWaits ?? false,
     cgroupNsAfterSync: ns.cgroupNsAfterSync,
+    startHooks: (spec.hooks?.startContainer ?? []).map((h) => ({
+      path: h.path,
+      args: h.args && h.args.length > 0 ? h.args : [h.path],
+      env: h.env ?? [],
+      timeout: h.timeout ?? 0,
+    })),
   };
   return plan;
 }
@@ -594,5 +600,6 @@ export function processToPlan(process: Process, ctx: ExecPlanContext): Plan {
     keyringName: ctx.noNewKeyring ? undefined : `_ses.${ctx.id}`,
     parentWaits: ctx.parentWaits ?? false,
     cgroupNsAfterSync: false,
+    startHooks: [],
   };
 }
