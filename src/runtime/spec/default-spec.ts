@@ -1,10 +1,14 @@
 /**
  * The config.json that `berth-runtime spec` writes: the same content as
  * `runc spec` of runc 1.1 (libcontainer/specconv/example.go), and with
- * `rootless` the same as `runc spec --rootless`, except for `ociVersion`,
- * which names the newest runtime-spec berth recognizes.
+ * `rootless` the same as `runc spec --rootless`, except for `ociVersion`.
+ * It uses nothing newer than runtime-spec 1.0.2, so it says 1.0.2: other
+ * runtimes (crun 1.8 refuses versions it does not know) can run a bundle
+ * that berth wrote.
  */
-import { RUNTIME_SPEC_VERSION, type Mount, type Spec } from '../../oci/runtime-spec.js';
+import type { Mount, Spec } from '../../oci/runtime-spec.js';
+
+export const DEFAULT_SPEC_VERSION = '1.0.2';
 
 export interface DefaultSpecOptions {
   /** The `--rootless` variant: a user namespace mapping root to the caller, no network namespace. */
@@ -19,7 +23,7 @@ const CAPS = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
 /** A fresh default spec; callers may change it freely. */
 export function defaultSpec(options: DefaultSpecOptions = {}): Spec {
   const spec: Spec = {
-    ociVersion: RUNTIME_SPEC_VERSION,
+    ociVersion: DEFAULT_SPEC_VERSION,
     process: {
       terminal: true,
       user: { uid: 0, gid: 0 },

@@ -47,7 +47,9 @@ export class StateStore {
     await mkdir(this.root, { recursive: true, mode: 0o700 });
   }
 
-  lock(id: string): Promise<Lock> {
+  /** The root may not exist yet: a manager can delete before it ever created. */
+  async lock(id: string): Promise<Lock> {
+    await this.ensureRoot();
     return acquireLock(join(this.root, `${id}.lock`), { what: `container \`${id}\`` });
   }
 

@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# Times berth-runtime against runc and crun through the same command line,
+# with hyperfine, on one busybox bundle whose process is /bin/true:
+#
+#   run      create + start + wait + delete in one command
+#   create   create alone (the previous container is deleted in --prepare)
+#   start    start of a created container
+#   state    state of a created container
+#   delete   delete of a stopped container
+#
+# Each runtime has its own --root and its own container ids. A runtime whose
+# `--version` or `spec` fails is skipped and shown as n/a. The last line is
+#
+#   run: berth-runtime X ms, runc Y ms, crun Z ms
+#
+# (medians). hyperfine's JSON goes to $BENCH_OUT (default bench/.work/runtime).
+#
+# Environment: BENCH_RUNS (default 20), BENCH_WARMUP (default 3),
+# BENCH_RUNTIMES (default "berth-runtime runc crun"), BENCH_OUT,
+# BENCH_EXTRA_ROWS_CMD (see EXTRA_ROW_CMDS below).
+#
+# On a hybrid cgroup host (v1 hierarchies plus /sys/fs/cgroup/unified) crun
+# refuses to run ("cgroups in hybrid mode not supported"), so the whole
+# benchmark re-executes itself in a private mount namespace with the unified
+# hierarchy unmounted; all three runtimes then see the same v1-only layout.
+set -euo pipefail
+
+# ---- phase helpers, run by hyperfine's --setup/--prepare/--cleanup ---------
+# bash bench/runtime.sh --helper reset|created|stopped BIN ROOT BUNDLE ID
+if [[ "${1:-}" == --helper ]]; then
+  action=$2 bin=$3 root=$4 bundle=$5 id=$6
+  "$bin" --root "$root" delete --force "$id" >/dev/null 2>&1 || true
+  case "$action" in
+    reset) ;;
+    created)
+      "$bin" --root "$root" create --bundle "$bundle" "$id" </dev/null >/dev/null 2>&1
+      ;;
+    stopped)
+      "$bin" --root "$root" create --bundle "$bundle" "$id" </dev/null >/dev/null 2>&1
+      "$bin" --root "$root" start "$id" >/dev/null
+      for _ in $(seq 1 500); do
+        state=$("$bin" --root "$root" state "$id" 2>/dev/null || true)
+        if [[ $state =~ \"status\":\ *\"stopped\" ]]; then exit 0; fi
+        sleep 0.01
+      done
+      echo "bench: container $id of $bin never stopped" >&2
+      exit 1
+      ;;
+    *) echo "bench: unknown helper $action" >&2; exit 2 ;;
+  esac
+  exit 0
+fi
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+repo=$PWD
+self="$repo/bench/runtime.sh"
+
+if [[ -z "${BENCH_IN_NS:-}" ]] && mountpoint -q /sys/fs/cgroup/unified 2>/dev/null; then
+  export BENCH_IN_NS=1
+  exec unshare --mount --propagation private bash "$self" "$@"
+fi
+if [[ -n "${BENCH_IN_NS:-}" ]]; then
+  umount /sys/fs/cgroup/unified
+fi
+
+command -v hyperfine >/dev/null || { echo "bench: hyperfine is missing (scripts/setup.sh installs it)" >&2; exit 1; }
+
+RUNS=${BENCH_RUNS:-20}
+WARMUP=${BENCH_WARMUP:-3}
+read -r -a RUNTIMES <<<"${BENCH_RUNTIMES:-berth-runtime runc crun}"
+PHASES=(run create start state delete)
+OUT=${BENCH_OUT:-$repo/bench/.work/runtime}
+
+# Extra rows for the table, from commands that measure something hyperfine
+# cannot (the in-process runtime library, say). Each command prints lines
+#   PHASE<TAB>NAME<TAB>MEDIAN_MS
+# and is run with bash -c after the runtimes are timed.
+EXTRA_ROW_CMDS=()
+if [[ -n "${BENCH_EXTRA_ROWS_CMD:-}" ]]; then EXTRA_ROW_CMDS+=("$BENCH_EXTRA_ROWS_CMD"); fi
+
+runtime_bin() {
+  if [[ $1 == berth-runtime ]]; then echo "$repo/bin/berth-runtime"; else command -v "$1" || echo "$1"; fi
+}
+
+work=$(mktemp -d /tmp/berth-bench.XXXXXX)
+available=()
+cleanup() {
+  for rt in "${available[@]}"; do
+    for phase in "${PHASES[@]}"; do
+      "$(runtime_bin "$rt")" --root "$work/root-$rt" delete --force "bench-$phase-$rt-$$" >/dev/null 2>&1 || true
+    done
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# ---- which runtimes work -------------------------------------------------
+for rt in "${RUNTIMES[@]}"; do
+  bin=$(runtime_bin "$rt")
+  mkdir -p "$work/spec-$rt"
+  if "$bin" --version >/dev/null 2>&1 && (cd "$work/spec-$rt" && "$bin" spec >/dev/null 2>&1) && [[ -s "$work/spec-$rt/config.json" ]]; then
+    available+=("$rt")
+  else
+    echo "bench: skipping $rt ($bin --version or spec failed)" >&2
+  fi
+done
+((${#available[@]})) || { echo "bench: no runtime works" >&2; exit 1; }
+
+# ---- the bundle: busybox /bin/true, one config.json for all runtimes --------
+# The config is the reference runtime's `spec` where it works: the oldest
+# runtime-spec version, which every runtime accepts (crun 1.8 rejects 1.3.0).
+spec_from=${available[0]}
+for rt in crun runc; do
+  if [[ " ${available[*]} " == *" $rt "* ]]; then spec_from=$rt; fi
+done
+bundle="$work/bundle"
+mkdir -p "$bundle/rootfs/bin" "$bundle/rootfs/proc" "$bundle/rootfs/sys" "$bundle/rootfs/dev" "$bundle/rootfs/tmp"
+cp /bin/busybox "$bundle/rootfs/bin/busybox"
+for applet in sh true; do ln -s busybox "$bundle/rootfs/bin/$applet"; done
+node -e '
+  const fs = require("fs");
+  const [from, to] = process.argv.slice(1);
+  const spec = JSON.parse(fs.readFileSync(from, "utf8"));
+  spec.process.args = ["/bin/true"];
+  spec.process.terminal = false;
+  fs.writeFileSync(to, JSON.stringify(spec, null, 2) + "\n");
+' "$work/spec-$spec_from/config.json" "$bundle/config.json"
+
+mkdir -p "$OUT"
+rm -f "$OUT"/*.json
+echo "bench: ${available[*]}; config.json from $spec_from spec; $RUNS runs after $WARMUP warmups; JSON in $OUT"
+
+# ---- timing ----------------------------------------------------------------
+# One hyperfine per phase and runtime, so one failing runtime costs only its own rows.
+for phase in "${PHASES[@]}"; do
+  for rt in "${available[@]}"; do
+    bin=$(runtime_bin "$rt")
+    root="$work/root-$rt"
+    id="bench-$phase-$rt-$$"
+    helper="bash $self --helper"
+    args=(-N --style basic --warmup "$WARMUP" --runs "$RUNS" --export-json "$OUT/$phase-$rt.json" --command-name "$rt $phase")
+    case "$phase" in
+      run)
+        args+=(--cleanup "$helper reset $bin $root $bundle $id" "$bin --root $root run --bundle $bundle $id") ;;
+      create)
+        args+=(--prepare "$helper reset $bin $root $bundle $id" --cleanup "$helper reset $bin $root $bundle $id"
+          "$bin --root $root create --bundle $bundle $id") ;;
+      start)
+        args+=(--prepare "$helper created $bin $root $bundle $id" --cleanup "$helper reset $bin $root $bundle $id"
+          "$bin --root $root start $id") ;;
+      state)
+        args+=(--setup "$helper created $bin $root $bundle $id" --cleanup "$helper reset $bin $root $bundle $id"
+          "$bin --root $root state $id") ;;
+      delete)
+        args+=(--prepare "$helper stopped $bin $root $bundle $id" --cleanup "$helper reset $bin $root $bundle $id"
+          "$bin --root $root delete $id") ;;
+    esac
+    echo
+    echo "== $phase: $rt"
+    if ! hyperfine "${args[@]}" </dev/null; then
+      echo "bench: $rt $phase failed" >&2
+      rm -f "$OUT/$phase-$rt.json"
+    fi
+  done
+done
+
+extra="$work/extra.tsv"
+: >"$extra"
+for cmd in "${EXTRA_ROW_CMDS[@]}"; do
+  bash -c "$cmd" >>"$extra"
+done
+
+# ---- the table -------------------------------------------------------------
+echo
+node - "$OUT" "$extra" "${RUNTIMES[*]}" "${PHASES[*]}" <<'EOF'
+const fs = require('fs');
+const [out, extraFile, runtimesArg, phasesArg] = process.argv.slice(2);
+const runtimes = runtimesArg.split(' ');
+const phases = phasesArg.split(' ');
+const median = (phase, rt) => {
+  try {
+    const j = JSON.parse(fs.readFileSync(`${out}/${phase}-${rt}.json`, 'utf8'));
+    return j.results[0].median * 1000;
+  } catch {
+    return undefined;
+  }
+};
+const fmt = (v) => (v === undefined ? 'n/a' : v >= 100 ? v.toFixed(0) : v.toFixed(1));
+const ratio = (v, base) => (v === undefined || base === undefined ? 'n/a' : `${(v / base).toFixed(2)}x`);
+const others = runtimes.filter((r) => r !== 'runc');
+const header = ['phase', ...runtimes.map((r) => `${r} ms`), ...others.map((r) => `${r}/runc`)];
+const rows = [header];
+for (const phase of phases) {
+  const m = Object.fromEntries(runtimes.map((r) => [r, median(phase, r)]));
+  rows.push([phase, ...runtimes.map((r) => fmt(m[r])), ...others.map((r) => ratio(m[r], m.runc))]);
+}
+const widths = header.map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+const line = (r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+console.log('medians (ms) and ratios against runc');
+for (const r of rows) console.log(line(r));
+
+const extra = fs.readFileSync(extraFile, 'utf8').split('\n').filter(Boolean);
+if (extra.length) {
+  console.log('\nextra rows');
+  for (const l of extra) {
+    const [phase, name, ms] = l.split('\t');
+    const v = Number(ms);
+    console.log(`${phase}  ${name}  ${fmt(v)} ms  ${ratio(v, median(phase, 'runc'))} of runc`);
+  }
+}
+const run = (rt) => (runtimes.includes(rt) ? fmt(median('run', rt)) : 'n/a');
+console.log(`run: berth-runtime ${run('berth-runtime')} ms, runc ${run('runc')} ms, crun ${run('crun')} ms`);
+EOF
