@@ -116,6 +116,7 @@ test('specToPlan turns runc’s default spec into the plan runc would carry out'
     gid: 0,
     additionalGids: undefined,
     setgroupsDeny: false,
+    startHooks: [],
     umask: undefined,
     capabilities: { bounding: DEFAULT_CAPS, effective: DEFAULT_CAPS, inheritable: 0n, permitted: DEFAULT_CAPS, ambient: 0n },
     noNewPrivileges: true,
