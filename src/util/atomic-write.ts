@@ -1,4 +1,4 @@
-import { open, rename, unlink } from 'node:fs/promises';
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 
 export interface AtomicWriteOptions {
@@ -10,31 +10,50 @@ export interface AtomicWriteOptions {
 /**
  * Write a file so that readers see either the old or the new content, never
  * a torn one: write a temp file in the same directory, then rename over.
+ * Synchronous on purpose: these are small files, and a short command that
+ * never touches the libuv thread pool never pays for starting it.
  */
 export async function atomicWriteFile(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
+  atomicWriteFileSync(path, data, options);
+}
+
+export function atomicWriteFileSync(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  const fh = await open(tmp, 'w', options.mode ?? 0o600);
+  const fd = openSync(tmp, 'w', options.mode ?? 0o600);
   try {
-    await fh.writeFile(data);
-    if (options.durable) await fh.sync();
+    writeAll(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    if (options.durable) fsyncSync(fd);
   } catch (err) {
-    await fh.close();
-    await unlink(tmp).catch(() => {});
+    closeSync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // Already gone.
+    }
     throw err;
   }
-  await fh.close();
+  closeSync(fd);
   try {
-    await rename(tmp, path);
+    renameSync(tmp, path);
   } catch (err) {
-    await unlink(tmp).catch(() => {});
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // Already gone.
+    }
     throw err;
   }
   if (options.durable) {
-    const dir = await open(dirname(path), 'r');
+    const dir = openSync(dirname(path), 'r');
     try {
-      await dir.sync();
+      fsyncSync(dir);
     } finally {
-      await dir.close();
+      closeSync(dir);
     }
   }
+}
+
+function writeAll(fd: number, data: Uint8Array): void {
+  let off = 0;
+  while (off < data.length) off += writeSync(fd, data, off, data.length - off);
 }

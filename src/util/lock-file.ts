@@ -2,9 +2,10 @@
  * A cross-process lock held as a file created with O_EXCL that names its
  * holder (pid and start time). Node has no flock(2); the holder's identity
  * lets a later caller break a lock whose holder died without releasing it,
- * which mtime-based schemes can only guess at.
+ * which mtime-based schemes can only guess at. File calls are synchronous:
+ * tiny files on tmpfs, and no thread-pool start-up for short commands.
  */
-import { open, readFile, unlink } from 'node:fs/promises';
+import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { BerthError, isErrno } from '../errors/index.js';
 import { isProcessAlive, readProcStat, sleep } from './proc.js';
 
@@ -25,26 +26,34 @@ export async function acquireLock(path: string, options: LockOptions = {}): Prom
   let delay = 2;
   for (;;) {
     try {
-      const fh = await open(path, 'wx', 0o600);
-      await fh.writeFile(token);
-      await fh.close();
+      const fd = openSync(path, 'wx', 0o600);
+      try {
+        writeSync(fd, token);
+      } finally {
+        closeSync(fd);
+      }
       let released = false;
       return {
         async release() {
           if (released) return;
           released = true;
-          await unlink(path).catch(() => {});
+          removeQuietly(path);
         },
       };
     } catch (err) {
       if (!isErrno(err, 'EEXIST')) throw err;
     }
-    const holder = await readFile(path, 'utf8').catch(() => '');
+    let holder = '';
+    try {
+      holder = readFileSync(path, 'utf8');
+    } catch {
+      // Released meanwhile: try again.
+    }
     const [pidText, startText] = holder.trim().split(' ');
     const pid = Number(pidText);
     // An empty file is a holder between open and write: wait for it.
     if (holder !== '' && !isProcessAlive(pid, startText === undefined ? undefined : Number(startText))) {
-      await unlink(path).catch(() => {});
+      removeQuietly(path);
       continue;
     }
     if (Date.now() >= deadline) {
@@ -52,5 +61,13 @@ export async function acquireLock(path: string, options: LockOptions = {}): Prom
     }
     await sleep(delay);
     delay = Math.min(delay * 2, 50);
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // Already removed.
   }
 }

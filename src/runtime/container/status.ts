@@ -3,7 +3,7 @@
  * system, and the guards each operation applies (youki's canStart/canKill
  * style): they fail with the current status in the message.
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError } from '../../errors/index.js';
 import { isProcessAlive } from '../../util/proc.js';
@@ -29,10 +29,10 @@ async function isFrozen(state: ContainerState): Promise<boolean> {
   const v1 = state.cgroupPaths['freezer'];
   try {
     if (state.cgroupVersion === 1) {
-      return v1 !== undefined && (await readFile(join(v1, 'freezer.state'), 'utf8')).trim() === 'FROZEN';
+      return v1 !== undefined && readFileSync(join(v1, 'freezer.state'), 'utf8').trim() === 'FROZEN';
     }
     const dir = state.cgroupPaths[''];
-    return dir !== undefined && /^frozen 1$/m.test(await readFile(join(dir, 'cgroup.events'), 'utf8'));
+    return dir !== undefined && /^frozen 1$/m.test(readFileSync(join(dir, 'cgroup.events'), 'utf8'));
   } catch {
     return false;
   }

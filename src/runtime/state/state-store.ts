@@ -6,8 +6,12 @@
  *   <root>/<id>/state.json
  *   <root>/<id>/exec.fifo
  *   <root>/<id>.lock
+ *
+ * File calls are synchronous: the files are tiny and on tmpfs, and `state`
+ * or `kill` then never start libuv's thread pool, which costs more than the
+ * work itself.
  */
-import { access, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, isErrno } from '../../errors/index.js';
 import { atomicWriteFile } from '../../util/atomic-write.js';
@@ -44,7 +48,7 @@ export class StateStore {
   }
 
   async ensureRoot(): Promise<void> {
-    await mkdir(this.root, { recursive: true, mode: 0o700 });
+    mkdirSync(this.root, { recursive: true, mode: 0o700 });
   }
 
   /** The root may not exist yet: a manager can delete before it ever created. */
@@ -54,19 +58,14 @@ export class StateStore {
   }
 
   async exists(id: string): Promise<boolean> {
-    try {
-      await access(this.dir(id));
-      return true;
-    } catch {
-      return false;
-    }
+    return existsSync(this.dir(id));
   }
 
   /** Create the container's directory; fails if the id is taken. */
   async reserve(id: string): Promise<void> {
     await this.ensureRoot();
     try {
-      await mkdir(this.dir(id), { mode: 0o711 });
+      mkdirSync(this.dir(id), { mode: 0o711 });
     } catch (err) {
       if (isErrno(err, 'EEXIST')) throw new BerthError('CONTAINER_EXISTS', `container \`${id}\` already exists`);
       throw err;
@@ -82,7 +81,7 @@ export class StateStore {
     validateId(id);
     let text: string;
     try {
-      text = await readFile(this.statePath(id), 'utf8');
+      text = readFileSync(this.statePath(id), 'utf8');
     } catch (err) {
       if (isErrno(err, 'ENOENT')) throw new BerthError('CONTAINER_NOT_FOUND', `container \`${id}\` does not exist`);
       throw err;
@@ -104,21 +103,17 @@ export class StateStore {
   }
 
   async hasFifo(id: string): Promise<boolean> {
-    try {
-      return (await stat(this.fifoPath(id))).isFIFO();
-    } catch {
-      return false;
-    }
+    return statSync(this.fifoPath(id), { throwIfNoEntry: false })?.isFIFO() ?? false;
   }
 
   async remove(id: string): Promise<void> {
-    await rm(this.dir(id), { recursive: true, force: true });
+    rmSync(this.dir(id), { recursive: true, force: true });
   }
 
   /** Ids of every container directory under the root. */
   async ids(): Promise<string[]> {
     try {
-      const entries = await readdir(this.root, { withFileTypes: true });
+      const entries = readdirSync(this.root, { withFileTypes: true });
       return entries.filter((e) => e.isDirectory() && ID_PATTERN.test(e.name)).map((e) => e.name).sort();
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return [];
