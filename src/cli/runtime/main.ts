@@ -4,6 +4,7 @@
  * the runtime library; each command's module is loaded on demand to keep
  * start-up (what `state` and `kill` cost) close to Node's own.
  */
+import { getSystemErrorMap } from 'node:util';
 import { BerthError, exitCodeForKind } from '../../errors/index.js';
 import { createLogger, type Logger } from '../../util/logger.js';
 import { parseArgs, str, bool, type FlagSpecs, type Parsed } from './args.js';
@@ -91,6 +92,20 @@ function splitGlobals(argv: readonly string[]): { globals: Parsed; command: stri
   return { globals: parseArgs(globalArgs, GLOBAL_FLAGS), command: argv[i], rest: argv.slice(i + 1) };
 }
 
+/**
+ * The error's message, ending with the errno's text as runc prints it (Go's
+ * `syscall.Errno` strings) when the error carries an errno. Managers read
+ * that text to choose an exit code: podman and dockerd report 127 for "no
+ * such file or directory" and 126 for "permission denied" when the
+ * container's program cannot be executed.
+ */
+function withErrnoText(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  if (!(err instanceof BerthError) || !err.errno) return message;
+  const text = err.errno === 8 ? 'exec format error' : getSystemErrorMap().get(-err.errno)?.[1];
+  return text && !message.includes(text) ? `${message}: ${text}` : message;
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   let log: Logger = createLogger();
   try {
@@ -127,7 +142,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const run = await entry.load();
     return await run(rest, g);
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
+    const message = withErrnoText(err);
     log.error(message);
     process.stderr.write(`berth-runtime: ${message}\n`);
     if (process.env['BERTH_DEBUG_STACK'] && err instanceof Error) process.stderr.write(`${err.stack}\n`);

@@ -23,8 +23,10 @@ export async function deleteContainer(ctx: RuntimeContext, idArg: string, option
     const state = await ctx.store.find(id);
     if (!state) {
       // A directory without state.json is a create that crashed: remove it, but only with --force.
-      if (options.force && (await ctx.store.exists(id))) {
-        await ctx.store.remove(id);
+      // Like runc, a forced delete of a container that does not exist succeeds: podman
+      // runs `delete --force` after a failed create, which has already cleaned up.
+      if (options.force) {
+        if (await ctx.store.exists(id)) await ctx.store.remove(id);
         return;
       }
       throw new BerthError('CONTAINER_NOT_FOUND', `container \`${id}\` does not exist`);

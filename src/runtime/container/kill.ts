@@ -29,6 +29,11 @@ export async function killContainer(ctx: RuntimeContext, idArg: string, options:
   const state = await ctx.store.get(id);
   const status = await containerStatus(ctx, state);
   if (!options.all) {
+    if (status === 'stopped') {
+      // containerd's runc shim matches "container not running" (runc's wording) to
+      // report "process already finished" instead of an unknown kill failure.
+      throw new BerthError('CONTAINER_STATE', `cannot kill container \`${id}\`: container not running (it is stopped)`);
+    }
     requireStatus(id, status, ['created', 'running', 'paused'], 'kill');
     signalPid(state.pid, signal);
     return;
