@@ -292,3 +292,40 @@ test('a user namespace maps the container\'s root to the configured host ids', {
   assert.notEqual(report.namespaces['user'], readlinkSync('/proc/self/ns/user'));
   await rt.ok(['delete', '--force', id]);
 });
+
+test('--no-pivot and a read-only root still give the container its own root', { skip }, async () => {
+  await using rt = await runtimeCli();
+  await using b = await makeBundle({ config: (s) => {
+    s.root.readonly = true;
+    s.process.args = ['sh', '-c', '/probe write /probe-was-here; /probe write /tmp/ok; /probe'];
+    s.mounts!.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev'] });
+  } });
+  const r = await rt.run(['run', '--no-pivot', '--no-new-keyring', '--bundle', b.dir, newId('nopivot')]);
+  assert.equal(r.code, 0, describeResult(r));
+  const lines = r.stdout.trim().split('\n');
+  assert.equal((JSON.parse(lines[0]!) as ProbeResult).error, 'EROFS');
+  assert.equal((JSON.parse(lines[1]!) as ProbeResult).error, null);
+  const report = JSON.parse(lines[2]!) as ProbeReport;
+  const root = report.mounts.find((m) => m.mountPoint === '/');
+  assert.ok(root, 'the container sees a root mount');
+  assert.match(root.options, /\bro\b/);
+});
+
+test('an OOM kill shows up in `events` as an oom event and in the memory stats', { skip }, async () => {
+  await using rt = await runtimeCli();
+  await using b = await makeBundle({ config: (s) => {
+    // The probe becomes init (sh execs its last command), so the OOM kill also stops the container
+    // and `events` returns by itself.
+    s.process.args = ['sh', '-c', 'sleep 1; exec /probe spin-mem 200'];
+    s.linux.resources = { ...s.linux.resources, memory: { limit: 32 * 1024 * 1024, swap: 32 * 1024 * 1024 } };
+  } });
+  const id = newId('oom');
+  await rt.ok(['run', '-d', '--bundle', b.dir, id]);
+  const events = await rt.run(['events', '--interval', '100ms', id], { timeoutMs: 30_000 });
+  assert.equal(events.timedOut, false, 'events returned once the container stopped');
+  const oom = events.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; id: string })
+    .find((e) => e.type === 'oom');
+  assert.ok(oom, `an oom event was printed:\n${describeResult(events)}`);
+  assert.equal(oom.id, id);
+  await rt.ok(['delete', '--force', id]);
+});

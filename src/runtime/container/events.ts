@@ -32,13 +32,14 @@ export async function watchEvents(
   let ooms = await cg.oomKillCount().catch(() => 0);
   let lastStats = 0;
   while (!options.signal?.aborted) {
-    const status = await containerStatus(ctx, state);
-    if (status === 'stopped') return;
+    // OOM first: an OOM kill of init also stops the container, and its event must not be lost.
     const count = await cg.oomKillCount().catch(() => ooms);
     if (count > ooms) {
       ooms = count;
       options.onEvent({ type: 'oom', id });
     }
+    const status = await containerStatus(ctx, state);
+    if (status === 'stopped') return;
     if (Date.now() - lastStats >= options.intervalMs) {
       lastStats = Date.now();
       options.onEvent({ type: 'stats', id, data: await cg.stats() });
