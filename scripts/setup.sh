@@ -25,6 +25,14 @@ APT_PACKAGES=(
   hyperfine
   # ip (network namespaces), unshare/mount/nsenter, ps/pgrep.
   iproute2 util-linux procps
+  # Layer unpacking (src/image/unpack): setfattr for overlayfs opaque
+  # directories and file xattrs (Node.js cannot set xattrs); coreutils gives
+  # mknod/mkfifo for whiteouts, fifos and device nodes.
+  attr
+  # Image tests (test/integration/image-*): a real registry (distribution 2.8)
+  # and an independent client that pushes test images to it and pulls back
+  # what berth pushes.
+  docker-registry skopeo
 )
 
 missing=()

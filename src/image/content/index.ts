@@ -1,0 +1,10 @@
+export type {
+  BlobSource,
+  ContentDescriptor,
+  ContentInfo,
+  ContentReaderAt,
+  ContentStore,
+  ContentWriter,
+  IngestStatus,
+} from './content-store.js';
+export { LocalContentStore, type LocalContentStoreOptions } from './local-content-store.js';

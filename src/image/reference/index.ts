@@ -1,0 +1,15 @@
+export {
+  DEFAULT_DOMAIN,
+  DEFAULT_TAG,
+  familiarName,
+  familiarString,
+  formatReference,
+  parseAnyReference,
+  parseDockerReference,
+  parseNormalizedReference,
+  parseReference,
+  referenceName,
+  withDigest,
+  withTag,
+  type ImageReference,
+} from './reference.js';
