@@ -7,12 +7,14 @@
  * runc sends it.
  */
 #include "console.h"
+#include "paths.h"
 
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/statfs.h>
 #include <sys/un.h>
@@ -73,6 +75,18 @@ int console_setup(const struct plan *p, int sock_, struct berth_err *err) {
   if (p->console_height != 0 || p->console_width != 0) {
     struct winsize ws = {.ws_row = (unsigned short)p->console_height, .ws_col = (unsigned short)p->console_width};
     if (ioctl(slave, TIOCSWINSZ, &ws) < 0) return berth_fail(err, BERTH_STAGE_CONSOLE, errno, "set the size of %s", name);
+  }
+  /* runtime-spec config-linux "Default Devices": with a terminal, /dev/console
+   * is the container's pty. Bound from the slave's fd, onto a target resolved
+   * inside the root, so neither end can be a path the container swapped. */
+  if (p->mode == BERTH_MODE_CREATE) {
+    cleanup_close int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) return berth_fail(err, BERTH_STAGE_CONSOLE, errno, "open the container root");
+    cleanup_close int target = root_mkdir_all(root, "/dev/console", true, BERTH_STAGE_CONSOLE, err);
+    if (target < 0) return -1;
+    struct fd_path src = fd_path(slave), dst = fd_path(target);
+    if (mount(src.s, dst.s, NULL, MS_BIND, NULL) < 0)
+      return berth_fail(err, BERTH_STAGE_CONSOLE, errno, "bind %s onto /dev/console", name);
   }
   if (setsid() < 0) return berth_fail(err, BERTH_STAGE_CONSOLE, errno, "setsid");
   if (ioctl(slave, TIOCSCTTY, 0) < 0) return berth_fail(err, BERTH_STAGE_CONSOLE, errno, "make %s the controlling terminal", name);

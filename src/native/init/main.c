@@ -88,7 +88,6 @@ static int child_create(struct ctx *c, struct berth_err *err) {
     return berth_fail(err, BERTH_STAGE_HOSTNAME, errno, "sethostname %s", p->hostname);
   if (p->domainname && setdomainname(p->domainname, strlen(p->domainname)) < 0)
     return berth_fail(err, BERTH_STAGE_HOSTNAME, errno, "setdomainname %s", p->domainname);
-  if (p->rootfs_readonly && rootfs_make_readonly(err) < 0) return -1;
   return 0;
 }
 
@@ -124,6 +123,9 @@ static int child_process(struct ctx *c, struct berth_err *err) {
      * stays in the caller's session. */
     if (create && setsid() < 0) return berth_fail(err, BERTH_STAGE_CONSOLE, errno, "setsid");
   }
+  /* After the console: it may have to create /dev/console in the root
+   * (runc's order: prepareRootfs, setupConsole, finalizeRootfs). */
+  if (create && p->rootfs_readonly && rootfs_make_readonly(err) < 0) return -1;
   if (misc_apply(p, err) < 0) return -1;
   /* Before the ids change: raising a hard limit needs CAP_SYS_RESOURCE. */
   if (rlimits_apply(p, err) < 0) return -1;

@@ -31,11 +31,12 @@ int sysctl_apply(const struct plan *p, struct berth_err *err) {
   if (sys < 0) return -1;
   for (size_t i = 0; i < p->n_sysctl; i++) {
     const struct plan_sysctl *s = &p->sysctl[i];
-    /* "net.ipv4.ip_forward" -> "net/ipv4/ip_forward", as runc does. */
+    /* "net.ipv4.ip_forward" -> "net/ipv4/ip_forward"; a '/' in the key stands
+     * for a dot inside one component ("net.ipv4.conf.br0/5.rp_filter" is
+     * interface br0.5), as sysctl(8) and runc have it. */
     cleanup_free char *rel = strdup(s->key);
     if (rel == NULL) return berth_fail(err, BERTH_STAGE_SYSCTL, ENOMEM, "sysctl %s", s->key);
-    for (char *c = rel; *c; c++)
-      if (*c == '.') *c = '/';
+    for (char *c = rel; *c; c++) *c = *c == '.' ? '/' : *c == '/' ? '.' : *c;
     cleanup_close int fd = openat2_fd(sys, rel, O_WRONLY | O_CLOEXEC,
                                       RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV);
     if (fd < 0) return berth_fail(err, BERTH_STAGE_SYSCTL, errno, "open /proc/sys/%s for sysctl %s", rel, s->key);
