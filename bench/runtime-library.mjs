@@ -3,8 +3,10 @@
 // called through the runtime library, with no Node start-up per operation
 // (what berthd will do). Prints the median in ms over RUNS runs.
 //
-//   node bench/runtime-library.mjs BUNDLE [RUNS]
+//   node bench/runtime-library.mjs BUNDLE [RUNS] [--tsv]
 //
+// With --tsv it prints one row for bench/runtime.sh's table instead:
+//   run<TAB>berth-runtime library (in-process)<TAB>MEDIAN_MS
 // BUNDLE is a bundle whose config.json runs a short-lived process.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,7 +16,9 @@ import { createContainer } from '../dist/src/runtime/container/create.js';
 import { startContainer } from '../dist/src/runtime/container/start.js';
 import { deleteContainer } from '../dist/src/runtime/container/delete.js';
 
-const [bundle, runsArg] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const tsv = args.includes('--tsv');
+const [bundle, runsArg] = args.filter((a) => a !== '--tsv');
 if (!bundle) {
   console.error('usage: node bench/runtime-library.mjs BUNDLE [RUNS]');
   process.exit(2);
@@ -39,4 +43,5 @@ try {
 }
 times.sort((a, b) => a - b);
 const median = times.length % 2 ? times[(times.length - 1) / 2] : (times[times.length / 2 - 1] + times[times.length / 2]) / 2;
-console.log(`library run: berth-runtime in-process ${median.toFixed(1)} ms (median of ${runs})`);
+if (tsv) console.log(`run\tberth-runtime library (in-process)\t${median.toFixed(2)}`);
+else console.log(`library run: berth-runtime in-process ${median.toFixed(1)} ms (median of ${runs})`);

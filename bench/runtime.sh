@@ -166,8 +166,17 @@ done
 
 extra="$work/extra.tsv"
 : >"$extra"
+# Node's own start-up: the floor under every berth-runtime command.
+if hyperfine -N --style none --warmup "$WARMUP" --runs "$RUNS" --export-json "$work/node.json" 'node -e 0' >/dev/null; then
+  node -e 'const m = require(process.argv[1]).results[0].median * 1000;
+    for (const p of ["state", "run"]) console.log(`${p}\tnode -e 0 (start-up floor)\t${m}`);' "$work/node.json" >>"$extra"
+fi
+# The runtime as a library: create+start+wait+delete in one process, no Node start-up per call.
+if [[ " ${available[*]} " == *" berth-runtime "* ]]; then
+  node "$repo/bench/runtime-library.mjs" "$bundle" "$RUNS" --tsv >>"$extra" || echo "bench: the library benchmark failed" >&2
+fi
 for cmd in "${EXTRA_ROW_CMDS[@]}"; do
-  bash -c "$cmd" >>"$extra"
+  bash -c "$cmd" >>"$extra" || echo "bench: extra row command failed: $cmd" >&2
 done
 
 # ---- the table -------------------------------------------------------------
