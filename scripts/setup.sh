@@ -7,7 +7,6 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # System packages, by what needs them. Add new needs here, with a reason:
-# later work will add skopeo, docker-registry (for the compatibility tests)
 # and containernetworking-plugins (CNI networking).
 APT_PACKAGES=(
   # Building the C programs (src/native) and the static test probe.
@@ -33,6 +32,8 @@ APT_PACKAGES=(
   # and an independent client that pushes test images to it and pulls back
   # what berth pushes.
   docker-registry skopeo
+  # The registry TLS test makes its own CA and server certificate.
+  openssl
 )
 
 missing=()

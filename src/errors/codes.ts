@@ -46,6 +46,17 @@ export const ERROR_CODES = {
   LAYER_INVALID: { kind: 'invalid-argument', summary: 'a layer is not a readable tar stream in a supported compression' },
   LAYER_UNSAFE: { kind: 'invalid-argument', summary: 'a layer entry would write, link or change something outside the target directory' },
   LAYER_UNSUPPORTED: { kind: 'not-implemented', summary: 'a layer entry needs something this host or build cannot do' },
+  MANIFEST_INVALID: { kind: 'invalid-argument', summary: 'a manifest, index or image config is not valid for its media type' },
+  MANIFEST_UNSUPPORTED: { kind: 'not-implemented', summary: 'a manifest or layer has a media type berth does not handle (Docker schema 1, unknown types)' },
+  MANIFEST_NOT_FOUND: { kind: 'not-found', summary: 'the registry has no manifest for this reference' },
+  PLATFORM_INVALID: { kind: 'invalid-argument', summary: 'a platform string is not os[/architecture[/variant]]' },
+  PLATFORM_NOT_FOUND: { kind: 'not-found', summary: 'an image index has no manifest for the requested platform' },
+  BLOB_NOT_FOUND: { kind: 'not-found', summary: 'the registry has no blob with this digest in the repository' },
+  // registries
+  REGISTRY_UNAVAILABLE: { kind: 'unavailable', summary: 'the registry could not be reached, or kept failing after retries' },
+  REGISTRY_UNAUTHORIZED: { kind: 'permission-denied', summary: 'the registry refused the credentials, or the token for the scope' },
+  REGISTRY_PROTOCOL: { kind: 'internal', summary: 'the registry answered something the distribution spec does not allow' },
+  REGISTRY_INSECURE: { kind: 'failed-precondition', summary: 'plain HTTP was needed for a registry not marked insecure' },
   // the shim (berth-shim) and the runtime it runs
   SHIM_MISSING: { kind: 'unavailable', summary: 'the berth-shim executable was not found; run the build' },
   SHIM_FAILED: { kind: 'internal', summary: 'berth-shim could not set up or carry out its work (files, sockets, pipes, the exit file)' },
