@@ -6,8 +6,8 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# System packages, by what needs them. Add new needs here, with a reason:
-# and containernetworking-plugins (CNI networking).
+# System packages, by what needs them. Add new needs here, with a reason
+# (later: containernetworking-plugins for CNI networking).
 APT_PACKAGES=(
   # Building the C programs (src/native) and the static test probe.
   gcc make libc6-dev pkg-config
