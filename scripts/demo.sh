@@ -43,6 +43,7 @@ node -e '
   const spec = JSON.parse(fs.readFileSync(path, "utf8"));
   spec.process.args = ["sh", "-c", "echo hello from berth; id; hostname; cat /proc/self/cgroup"];
   spec.process.terminal = false;
+  spec.hostname = "berth-demo";
   fs.writeFileSync(path, JSON.stringify(spec, null, 2) + "\n");
 ' "$bundle/config.json"
 
