@@ -89,6 +89,10 @@
 #define BERTH_A_START_HOOK 47     /* nest: HK_* ; repeated: startContainer hooks, run by C in the container
                                    * after `start` released it and before execve, with the state JSON
                                    * that came with the CONTINUE answering HOOKS on their stdin */
+#define BERTH_A_DEVICE_CGROUP 48  /* str: absolute host path of the container's cgroup v2 directory; stage 0
+                                   * attaches the device filter built from DEVICE_RULE to it before the
+                                   * clone. Absent = no filter (cgroup v1, or nothing to restrict). */
+#define BERTH_A_DEVICE_RULE 49    /* nest: DR_* ; repeated, in order; only with DEVICE_CGROUP */
 
 /* BERTH_A_MODE values */
 #define BERTH_MODE_CREATE 1 /* new container: clone with CLONE_FLAGS, mounts, pivot_root, exec fifo */
@@ -146,6 +150,21 @@
 #define BERTH_HK_ENV 3     /* str: "KEY=value"; repeated */
 #define BERTH_HK_TIMEOUT 4 /* u32 seconds, 0 = none */
 
+/* ---- BERTH_A_DEVICE_RULE nest ----------------------------------------
+ * The cgroup v2 device filter (a BPF_PROG_TYPE_CGROUP_DEVICE program). An
+ * access (type, major, minor, and the requested r/w/m bits) is decided by the
+ * LAST rule that matches it; when none matches it is denied. A rule matches
+ * when its type is 'a' or the device's, its major and minor are wildcards or
+ * equal, and: for an allow rule, every requested access bit is in DR_ACCESS;
+ * for a deny rule, any requested bit is (the v1 devices controller's rule,
+ * security/device_cgroup.c). berth-runtime sends runc's normalized set: one
+ * leading 'a' rule with the default verdict, then exceptions of the other. */
+#define BERTH_DR_ALLOW 1  /* u32 0|1 */
+#define BERTH_DR_TYPE 2   /* u32: 'a' (97, any), 'b' (98, block) or 'c' (99, char) */
+#define BERTH_DR_MAJOR 3  /* u64: the major, at most 0x7fffffff, or all ones (UINT64_MAX) = any */
+#define BERTH_DR_MINOR 4  /* u64: the minor, same encoding */
+#define BERTH_DR_ACCESS 5 /* u32: non-empty mask of BPF_DEVCG_ACC_* (MKNOD 1, READ 2, WRITE 4; linux/bpf.h) */
+
 /* ---- BERTH_A_SECCOMP nest --------------------------------------------
  * Actions are libseccomp action values (SCMP_ACT_*), with the errno already
  * or-ed in for SCMP_ACT_ERRNO/SCMP_ACT_TRACE; the executor passes them on. */
@@ -175,6 +194,7 @@
  *   R                          P (stage 0)                    C (child)
  *   | --- plan --------------> |                               |
  *   |                          | connect console socket        |
+ *   |                          | attach device filter (v2)     |
  *   |                          | setns(NS_JOIN...) in order    |
  *   |                          | clone(CLONE_FLAGS) / fork --> |
  *   | <-- CHILD_PID(pid C) --- |                               | blocks: read CONTINUE
@@ -225,6 +245,7 @@
 #define BERTH_STAGE_EXEC_FIFO 19
 #define BERTH_STAGE_EXEC 20
 #define BERTH_STAGE_MISC 21 /* personality, keyring, oom_score_adj, umask, nnp */
+#define BERTH_STAGE_DEVICE_FILTER 22 /* load and attach the cgroup v2 device filter (stage 0) */
 
 #include <stdint.h>
 struct berth_sync_hdr {

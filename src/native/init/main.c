@@ -20,6 +20,7 @@
 
 #include "console.h"
 #include "creds.h"
+#include "devfilter.h"
 #include "hooks.h"
 #include "nsjoin.h"
 #include "paths.h"
@@ -235,6 +236,11 @@ static int stage_parent(struct ctx *c) {
   if (p->mode == BERTH_MODE_CREATE && p->exec_fifo && (c->fifo = open_exec_fifo(p->exec_fifo, &err)) < 0) die(c, &err);
   /* Through the host's procfs, which the child inherits the value from. */
   if (p->has_oom_score_adj && oom_score_adj_set("/proc", p->oom_score_adj, &err) < 0) die(c, &err);
+  /* The cgroup v2 device filter: its directory is a host path, bpf(2) needs
+   * the privileges we have before joining a user namespace, and it must be
+   * in place before the container process exists (and R puts it in the
+   * cgroup), so no device access of the container escapes it. */
+  if (devfilter_attach(p, &err) < 0) die(c, &err);
   if (nsjoin_all(p, &err) < 0) die(c, &err);
 
   /* Signals for the child that arrive before the handler is in place stay

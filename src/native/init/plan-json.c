@@ -205,6 +205,26 @@ static void rlimit(struct json *j, const struct plan_rlimit *r) {
   close_(j, '}');
 }
 
+/* Any (UINT64_MAX) is -1, as in the TypeScript PlanDeviceRule. */
+static void k_dev_num(struct json *j, const char *k, uint64_t v) {
+  key(j, k);
+  if (v == UINT64_MAX) fputs("-1", j->out);
+  else fprintf(j->out, "%" PRIu64, v);
+}
+
+static void device_rule(struct json *j, const struct plan_device_rule *r) {
+  char type[2] = {(char)r->type, '\0'};
+  open_(j, '{');
+  k_bool(j, "allow", r->allow);
+  /* A type outside a/b/c (refused by plan_validate) prints as its number. */
+  if (r->type == 'a' || r->type == 'b' || r->type == 'c') k_str(j, "type", type);
+  else k_u32(j, "type", r->type);
+  k_dev_num(j, "major", r->major);
+  k_dev_num(j, "minor", r->minor);
+  k_u32(j, "access", r->access);
+  close_(j, '}');
+}
+
 int plan_print_json(const struct plan *p, FILE *out) {
   struct json jj = {out, true}, *j = &jj;
   open_(j, '{');
@@ -270,6 +290,8 @@ int plan_print_json(const struct plan *p, FILE *out) {
   k_bool(j, "parentWaits", p->parent_waits);
   k_bool(j, "cgroupNsAfterSync", p->cgroup_ns_after_sync);
   OBJ_ARRAY(j, "startHooks", p->start_hooks, p->n_start_hooks, hook);
+  k_opt_str(j, "deviceCgroup", p->device_cgroup);
+  OBJ_ARRAY(j, "deviceRules", p->device_rules, p->n_device_rules, device_rule);
   close_(j, '}');
   fputc('\n', out);
   return fflush(out) == 0 && !ferror(out) ? 0 : -1;

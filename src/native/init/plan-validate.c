@@ -6,6 +6,7 @@
 #include "plan.h"
 
 #include <sched.h>
+#include <stdint.h>
 #include <string.h>
 
 static int need_abs(const char *what, const char *path, struct berth_err *err) {
@@ -37,6 +38,21 @@ int plan_validate(const struct plan *p, int sync_fd, struct berth_err *err) {
   for (size_t i = 0; i < p->n_ns_join; i++)
     if (need_abs("namespace path", p->ns_join[i].path, err) < 0) return -1;
 
+  if (p->n_device_rules != 0 && p->device_cgroup == NULL)
+    return berth_fail(err, BERTH_STAGE_PLAN, EINVAL, "invalid plan: DEVICE_RULE without a DEVICE_CGROUP to attach the filter to");
+  if (p->device_cgroup != NULL && need_abs("device cgroup", p->device_cgroup, err) < 0) return -1;
+  for (size_t i = 0; i < p->n_device_rules; i++) {
+    const struct plan_device_rule *r = &p->device_rules[i];
+    if (r->type != 'a' && r->type != 'b' && r->type != 'c')
+      return berth_fail(err, BERTH_STAGE_PLAN, EINVAL, "invalid plan: device rule %zu has type %u, not 'a', 'b' or 'c'", i, r->type);
+    /* The filter compares with 32-bit signed immediates (BPF_JNE | BPF_K). */
+    if ((r->major != UINT64_MAX && r->major > INT32_MAX) || (r->minor != UINT64_MAX && r->minor > INT32_MAX))
+      return berth_fail(err, BERTH_STAGE_PLAN, EINVAL, "invalid plan: device rule %zu has a major or minor over 0x7fffffff", i);
+    if (r->access == 0 || (r->access & ~7u) != 0)
+      return berth_fail(err, BERTH_STAGE_PLAN, EINVAL, "invalid plan: device rule %zu has access 0x%x, not a non-empty mask of 1|2|4", i,
+                        r->access);
+  }
+
   if (p->mode == BERTH_MODE_EXEC) {
     const char *what = NULL;
     if (p->clone_flags != 0) what = "CLONE_FLAGS";
@@ -52,6 +68,7 @@ int plan_validate(const struct plan *p, int sync_fd, struct berth_err *err) {
     else if (p->exec_fifo != NULL) what = "EXEC_FIFO";
     else if (p->cgroup_ns_after_sync) what = "CGROUP_NS_AFTER_SYNC";
     else if (p->n_start_hooks != 0) what = "START_HOOK";
+    else if (p->device_cgroup != NULL) what = "DEVICE_CGROUP";
     if (what != NULL)
       return berth_fail(err, BERTH_STAGE_PLAN, EINVAL, "invalid plan: %s is for create mode, the plan is in exec mode", what);
     return 0;

@@ -89,6 +89,16 @@ static const struct attr_spec top_specs[] = {
     {BERTH_A_CONTAINER_ID, "CONTAINER_ID", V_STR, false},
     {BERTH_A_CGROUP_NS_AFTER_SYNC, "CGROUP_NS_AFTER_SYNC", V_BOOL, false},
     {BERTH_A_START_HOOK, "START_HOOK", V_NEST, true},
+    {BERTH_A_DEVICE_CGROUP, "DEVICE_CGROUP", V_STR, false},
+    {BERTH_A_DEVICE_RULE, "DEVICE_RULE", V_NEST, true},
+};
+
+static const struct attr_spec dr_specs[] = {
+    {BERTH_DR_ALLOW, "DR_ALLOW", V_BOOL, false},
+    {BERTH_DR_TYPE, "DR_TYPE", V_U32, false},
+    {BERTH_DR_MAJOR, "DR_MAJOR", V_U64, false},
+    {BERTH_DR_MINOR, "DR_MINOR", V_U64, false},
+    {BERTH_DR_ACCESS, "DR_ACCESS", V_U32, false},
 };
 
 static const struct attr_spec hk_specs[] = {
@@ -167,6 +177,7 @@ static const struct level lnk_level = {"SYMLINK", lnk_specs, N(lnk_specs)};
 static const struct level sys_level = {"SYSCTL", sys_specs, N(sys_specs)};
 static const struct level hk_level = {"START_HOOK", hk_specs, N(hk_specs)};
 static const struct level rl_level = {"RLIMIT", rl_specs, N(rl_specs)};
+static const struct level dr_level = {"DEVICE_RULE", dr_specs, N(dr_specs)};
 static const struct level sc_level = {"SECCOMP", sc_specs, N(sc_specs)};
 static const struct level scs_level = {"SC_SYSCALL", scs_specs, N(scs_specs)};
 static const struct level sca_level = {"SCS_ARG", sca_specs, N(sca_specs)};
@@ -351,6 +362,19 @@ static int rl_attr(const struct attr *a, void *obj, struct berth_err *err) {
   return 0;
 }
 
+static int dr_attr(const struct attr *a, void *obj, struct berth_err *err) {
+  struct plan_device_rule *r = obj;
+  (void)err;
+  switch (a->spec->type) {
+  case BERTH_DR_ALLOW: r->allow = a->u32; break;
+  case BERTH_DR_TYPE: r->type = a->u32; break;
+  case BERTH_DR_MAJOR: r->major = a->u64; break;
+  case BERTH_DR_MINOR: r->minor = a->u64; break;
+  case BERTH_DR_ACCESS: r->access = a->u32; break;
+  }
+  return 0;
+}
+
 static int sca_attr(const struct attr *a, void *obj, struct berth_err *err) {
   struct plan_seccomp_arg *s = obj;
   (void)err;
@@ -494,6 +518,8 @@ static int top_attr(const struct attr *a, void *obj, struct berth_err *err) {
   case BERTH_A_MOUNT_LABEL: p->mount_label = a->str; break;
   case BERTH_A_CONTAINER_ID: p->container_id = a->str; break;
   case BERTH_A_CGROUP_NS_AFTER_SYNC: p->cgroup_ns_after_sync = a->u32; break;
+  case BERTH_A_DEVICE_CGROUP: p->device_cgroup = a->str; break;
+  case BERTH_A_DEVICE_RULE: PUSH_NEST(p->device_rules, p->n_device_rules, dr_level, dr_attr, "device rules");
   }
   return 0;
 }
@@ -604,6 +630,7 @@ void plan_free(struct plan *p) {
     free(p->start_hooks[i].env);
   }
   free(p->start_hooks);
+  free(p->device_rules);
   free(p->args);
   free(p->env);
   free(p->buf);

@@ -52,6 +52,14 @@ struct plan_hook {
   uint32_t timeout; /* seconds, 0 = none */
 };
 
+/* A rule of the cgroup v2 device filter (BERTH_A_DEVICE_RULE). */
+struct plan_device_rule {
+  bool allow;
+  uint32_t type;          /* 'a', 'b' or 'c' */
+  uint64_t major, minor;  /* UINT64_MAX = any */
+  uint32_t access;        /* BPF_DEVCG_ACC_* mask */
+};
+
 struct plan_rlimit {
   uint32_t resource;
   uint64_t soft, hard;
@@ -142,6 +150,9 @@ struct plan {
   bool cgroup_ns_after_sync;
   struct plan_hook *start_hooks;
   size_t n_start_hooks;
+  const char *device_cgroup; /* NULL: no device filter */
+  struct plan_device_rule *device_rules;
+  size_t n_device_rules;
   const char *selinux_label; /* reserved, ignored */
   const char *mount_label;   /* reserved, ignored */
 

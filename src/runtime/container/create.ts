@@ -80,9 +80,11 @@ export async function createContainer(ctx: RuntimeContext, options: CreateOption
     await ctx.store.reserve(id);
     reserved = true;
     const userns = (spec.linux?.namespaces ?? []).some((ns) => ns.type === 'user');
-    cgroup = createCgroupManager({ id, cgroupsPath: spec.linux?.cgroupsPath, version: cgroupVersion });
+    // On v2 berth-init attaches the device filter (plan deviceCgroup).
+    cgroup = createCgroupManager({ id, cgroupsPath: spec.linux?.cgroupsPath, version: cgroupVersion, v2DevicePolicy: 'external' });
     step('validated');
-    await cgroup.create(effectiveResources(spec));
+    const resources = effectiveResources(spec);
+    await cgroup.create(resources);
     step('cgroup created');
 
     const plan = specToPlan(spec, {
@@ -97,6 +99,8 @@ export async function createContainer(ctx: RuntimeContext, options: CreateOption
       parentWaits: options.foreground ?? false,
       cgroupBinds: cgroupBinds(cgroup),
       cgroupVersion: cgroup.version,
+      deviceCgroup: cgroup.version === 2 ? cgroup.paths()[''] : undefined,
+      deviceRules: resources.devices,
       userns,
     });
 

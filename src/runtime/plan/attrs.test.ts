@@ -21,7 +21,7 @@ function tsDefines(): Map<string, number> {
   const out = new Map<string, number>();
   const groups: Record<string, Record<string, number>> = {
     A: attrs.A, MODE: attrs.MODE, NSJ: attrs.NSJ, M: attrs.M, MOUNT_KIND: attrs.MOUNT_KIND, DEV: attrs.DEV,
-    LNK: attrs.LNK, HK: attrs.HK, SYS: attrs.SYS, RL: attrs.RL, SC: attrs.SC, SCS: attrs.SCS, SCA: attrs.SCA,
+    LNK: attrs.LNK, HK: attrs.HK, DR: attrs.DR, SYS: attrs.SYS, RL: attrs.RL, SC: attrs.SC, SCS: attrs.SCS, SCA: attrs.SCA,
     SYNC: attrs.SYNC, STAGE: attrs.STAGE,
   };
   for (const [group, table] of Object.entries(groups)) {

@@ -55,6 +55,8 @@ export const A = {
   CONTAINER_ID: 45,
   CGROUP_NS_AFTER_SYNC: 46,
   START_HOOK: 47,
+  DEVICE_CGROUP: 48,
+  DEVICE_RULE: 49,
 } as const;
 
 export const MODE = { CREATE: 1, EXEC: 2 } as const;
@@ -76,6 +78,7 @@ export const LNK = { TARGET: 1, PATH: 2 } as const;
 export const SYS = { KEY: 1, VALUE: 2 } as const;
 export const RL = { RESOURCE: 1, SOFT: 2, HARD: 3 } as const;
 export const HK = { PATH: 1, ARG: 2, ENV: 3, TIMEOUT: 4 } as const;
+export const DR = { ALLOW: 1, TYPE: 2, MAJOR: 3, MINOR: 4, ACCESS: 5 } as const;
 export const SC = { DEFAULT_ACTION: 1, ARCH: 2, FLAGS: 3, SYSCALL: 4, LISTENER_PATH: 5 } as const;
 export const SCS = { NAME: 1, ACTION: 2, ARG: 3 } as const;
 export const SCA = { INDEX: 1, VALUE: 2, VALUE_TWO: 3, OP: 4 } as const;
@@ -106,6 +109,7 @@ export const STAGE = {
   EXEC_FIFO: 19,
   EXEC: 20,
   MISC: 21,
+  DEVICE_FILTER: 22,
 } as const;
 
 export const STAGE_NAMES: Record<number, string> = Object.fromEntries(

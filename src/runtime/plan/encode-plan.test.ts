@@ -59,6 +59,12 @@ export function fullPlan(): Plan {
     parentWaits: true,
     cgroupNsAfterSync: true,
     startHooks: [{ path: '/bin/hook', args: ['hook', 'start'], env: ['A=1'], timeout: 5 }, { path: '/bin/true', args: [], env: [], timeout: 0 }],
+    deviceCgroup: '/sys/fs/cgroup/berth/golden-1',
+    deviceRules: [
+      { allow: false, type: 'a', major: -1, minor: -1, access: 7 },
+      { allow: true, type: 'c', major: 136, minor: -1, access: 6 },
+      { allow: true, type: 'b', major: 0x7fffffff, minor: 3, access: 1 },
+    ],
   };
 }
 
@@ -84,7 +90,7 @@ const decoder = initPath();
 const skip = existsSync(decoder) ? false : `berth-init is not built at ${decoder}`;
 
 test('berth-init decodes exactly the plan that TypeScript encoded (golden round trip)', { skip }, () => {
-  for (const plan of [fullPlan(), { ...fullPlan(), mode: 'exec' as const, seccomp: undefined, hostname: undefined, startHooks: [] }]) {
+  for (const plan of [fullPlan(), { ...fullPlan(), mode: 'exec' as const, seccomp: undefined, hostname: undefined, startHooks: [], deviceCgroup: undefined, deviceRules: [] }]) {
     const out = spawnSync(decoder, ['--decode-plan', '-'], { input: encodePlan(plan), encoding: 'utf8' });
     assert.equal(out.status, 0, out.stderr);
     const expected = asDecodedJson(plan) as Record<string, unknown>;

@@ -4,7 +4,7 @@
  * known attributes, each with the value encoding the header fixes for it.
  */
 import { BerthError } from '../../errors/index.js';
-import { A, DEV, HK, LNK, M, MODE, NSJ, PLAN_MAGIC, PLAN_MAX_BYTES, PLAN_VERSION, RL, SC, SCA, SCS, SYS } from './attrs.js';
+import { A, DEV, DR, HK, LNK, M, MODE, NSJ, PLAN_MAGIC, PLAN_MAX_BYTES, PLAN_VERSION, RL, SC, SCA, SCS, SYS } from './attrs.js';
 import type { Plan, PlanSeccomp } from './plan.js';
 
 /** Accumulates attributes; nests are built by a child writer. */
@@ -187,6 +187,17 @@ export function encodePlan(plan: Plan): Buffer {
       for (const a of h.args) n.str(HK.ARG, a);
       for (const e of h.env) n.str(HK.ENV, e);
       n.u32(HK.TIMEOUT, h.timeout);
+    });
+  }
+  if (plan.deviceCgroup !== undefined) w.str(A.DEVICE_CGROUP, plan.deviceCgroup);
+  for (const r of plan.deviceRules) {
+    w.nest(A.DEVICE_RULE, (n) => {
+      n.bool(DR.ALLOW, r.allow);
+      n.u32(DR.TYPE, r.type.charCodeAt(0));
+      // -1 (any) becomes all ones.
+      n.u64(DR.MAJOR, BigInt(r.major));
+      n.u64(DR.MINOR, BigInt(r.minor));
+      n.u32(DR.ACCESS, r.access);
     });
   }
 

@@ -45,6 +45,25 @@ export interface PlanDevice {
   bind: boolean;
 }
 
+/** BPF_DEVCG_ACC_* (linux/bpf.h): the access bits of a device rule. */
+export const DEVICE_ACCESS = { mknod: 1, read: 2, write: 4 } as const;
+
+/**
+ * One rule of the cgroup v2 device filter that berth-init loads. The last
+ * rule matching an access decides it; none matching denies (see
+ * BERTH_A_DEVICE_RULE in berth-plan.h for what "matching" means).
+ */
+export interface PlanDeviceRule {
+  allow: boolean;
+  /** `a` for any device, `b` block, `c` char. */
+  type: 'a' | 'b' | 'c';
+  /** -1 for any, else at most 0x7fffffff. */
+  major: number;
+  minor: number;
+  /** Non-empty mask of DEVICE_ACCESS bits. */
+  access: number;
+}
+
 export interface PlanSymlink {
   target: string;
   path: string;
@@ -145,4 +164,12 @@ export interface Plan {
   cgroupNsAfterSync: boolean;
   /** startContainer hooks (create mode). */
   startHooks: PlanHook[];
+  /**
+   * Host path of the container's cgroup v2 directory: stage 0 attaches a
+   * device filter built from `deviceRules` to it before creating the
+   * container process. Absent: no filter (cgroup v1, or nothing to restrict).
+   */
+  deviceCgroup?: string;
+  /** The device filter's rules, in order; empty without `deviceCgroup`. */
+  deviceRules: PlanDeviceRule[];
 }

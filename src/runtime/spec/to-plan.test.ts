@@ -136,6 +136,7 @@ test('specToPlan turns runc’s default spec into the plan runc would carry out'
     keyringName: '_ses.web',
     parentWaits: false,
     cgroupNsAfterSync: false,
+    deviceRules: [],
   });
 });
 
@@ -473,4 +474,79 @@ test('processToPlan uses the exec process’s own rlimits and capabilities when 
   assert.deepEqual(plan.rlimits, [{ resource: 4, soft: 0n, hard: 0n }]);
   assert.equal(plan.capabilities.bounding, 1n);
   assert.deepEqual(plan.nsJoin.map((j) => j.path), ['/proc/9/ns/ipc', '/proc/9/ns/uts', '/proc/9/ns/net', '/proc/9/ns/pid', '/proc/9/ns/mnt']);
+});
+
+const V2_DIR = '/sys/fs/cgroup/berth/web';
+const ACC = { m: 1, r: 2, w: 4, rwm: 7 };
+
+test('specToPlan on cgroup v2 sends the device filter: deny-all, then runc’s allowed devices', () => {
+  const plan = specToPlan(defaultSpec(), ctx({ cgroupVersion: 2, cgroupBinds: [], deviceCgroup: V2_DIR }));
+  assert.equal(plan.deviceCgroup, V2_DIR);
+  assert.deepEqual(plan.deviceRules[0], { allow: false, type: 'a', major: -1, minor: -1, access: ACC.rwm });
+  const rest = plan.deviceRules.slice(1);
+  assert.ok(rest.every((r) => r.allow && r.type !== 'a'), 'after the default come only grants');
+  const has = (type: string, major: number, minor: number, access: number) =>
+    rest.some((r) => r.type === type && r.major === major && r.minor === minor && r.access === access);
+  assert.ok(has('c', -1, -1, ACC.m), 'mknod of any char device');
+  assert.ok(has('b', -1, -1, ACC.m), 'mknod of any block device');
+  for (const [major, minor] of [[1, 3], [1, 5], [1, 7], [1, 8], [1, 9], [5, 0], [5, 1], [5, 2], [10, 200], [136, -1]] as const) {
+    assert.ok(has('c', major, minor, ACC.rwm), `c ${major}:${minor} rwm`);
+  }
+  assert.equal(rest.length, 12);
+});
+
+test('specToPlan sends no device filter on cgroup v1 or without a cgroup directory', () => {
+  const v1 = specToPlan(defaultSpec(), ctx({ deviceCgroup: V2_DIR }));
+  assert.equal(v1.deviceCgroup, undefined);
+  assert.deepEqual(v1.deviceRules, []);
+  const none = specToPlan(defaultSpec(), ctx({ cgroupVersion: 2, cgroupBinds: [] }));
+  assert.equal(none.deviceCgroup, undefined);
+  assert.deepEqual(none.deviceRules, []);
+});
+
+test('specToPlan sends no device filter when the rules allow every device (privileged)', () => {
+  const s = spec((x) => { x.linux!.resources = { devices: [{ allow: true, access: 'rwm' }] }; });
+  const plan = specToPlan(s, ctx({ cgroupVersion: 2, cgroupBinds: [], deviceCgroup: V2_DIR }));
+  assert.equal(plan.deviceCgroup, undefined);
+  assert.deepEqual(plan.deviceRules, []);
+});
+
+test('specToPlan applies device rules with the v1 controller’s semantics: a later deny takes bits from a grant', () => {
+  const plan = specToPlan(defaultSpec(), ctx({
+    cgroupVersion: 2,
+    cgroupBinds: [],
+    deviceCgroup: V2_DIR,
+    deviceRules: [
+      { allow: false, access: 'rwm' },
+      { allow: true, type: 'c', major: 1, minor: 3, access: 'rw' },
+      { allow: false, type: 'c', major: 1, minor: 3, access: 'w' },
+      { allow: true, type: 'b', major: 8, access: 'r' },
+    ],
+  }));
+  assert.deepEqual(plan.deviceRules, [
+    { allow: false, type: 'a', major: -1, minor: -1, access: ACC.rwm },
+    { allow: true, type: 'b', major: 8, minor: -1, access: ACC.r },
+    { allow: true, type: 'c', major: 1, minor: 3, access: ACC.r },
+  ]);
+});
+
+test('specToPlan keeps an allow-by-default rule set as a default and its deny exceptions', () => {
+  const plan = specToPlan(defaultSpec(), ctx({
+    cgroupVersion: 2,
+    cgroupBinds: [],
+    deviceCgroup: V2_DIR,
+    deviceRules: [{ allow: true, access: 'rwm' }, { allow: false, type: 'c', major: 1, minor: 5, access: 'wm' }],
+  }));
+  assert.deepEqual(plan.deviceRules, [
+    { allow: true, type: 'a', major: -1, minor: -1, access: ACC.rwm },
+    { allow: false, type: 'c', major: 1, minor: 5, access: ACC.w | ACC.m },
+  ]);
+});
+
+test('specToPlan refuses a device rule number the cgroup v2 filter cannot compare, naming the field', () => {
+  const s = spec((x) => { x.linux!.resources = { devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 0x80000000, access: 'r' }] }; });
+  assert.throws(
+    () => specToPlan(s, ctx({ cgroupVersion: 2, cgroupBinds: [], deviceCgroup: V2_DIR })),
+    (e) => isBerthError(e) && e.code === 'CONFIG_INVALID' && /linux\.resources\.devices\[1\]\.major/.test(e.message),
+  );
 });

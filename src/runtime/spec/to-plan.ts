@@ -9,13 +9,18 @@
 import { posix, resolve } from 'node:path';
 import { BerthError } from '../../errors/index.js';
 import { CLONE_NEW, MS, PERSONALITY, RLIMIT, S_IFBLK, S_IFCHR, S_IFIFO } from '../../oci/linux-constants.js';
-import type { LinuxNamespaceType, Mount, Process, Spec } from '../../oci/runtime-spec.js';
-import { MOUNT_KIND, type Plan, type PlanCapabilities, type PlanDevice, type PlanMount, type PlanNamespaceJoin, type PlanRlimit, type PlanSymlink } from '../plan/plan.js';
+import type { LinuxDeviceCgroup, LinuxNamespaceType, Mount, Process, Spec } from '../../oci/runtime-spec.js';
+import { DeviceRuleState, normalizeDeviceRule, type DeviceRule } from '../cgroups/devices.js';
+import {
+  DEVICE_ACCESS, MOUNT_KIND, type Plan, type PlanCapabilities, type PlanDevice, type PlanDeviceRule, type PlanMount, type PlanNamespaceJoin,
+  type PlanRlimit, type PlanSymlink,
+} from '../plan/plan.js';
 import { capabilityMask } from './capabilities.js';
 import { MOUNT_PROPAGATION_OPTIONS, parseMountOptions, type ParsedMountOptions } from './mount-options.js';
 import { seccompToPlan, toU64 } from './seccomp.js';
 import { capLastCap, PROC_NS_NAMES, systemSpecHost, type SpecHost } from './spec-host.js';
 import { cleanContainerPath, isBindMount, normalizeSysctlKey } from './validate-spec.js';
+import { effectiveResources } from './device-rules.js';
 
 /** One cgroup directory to expose in a `cgroup` mount (a controller hierarchy on v1). */
 export interface CgroupBind {
@@ -61,6 +66,19 @@ export interface CreatePlanContext {
   userns?: boolean;
   /** The user namespace has setgroups denied (rootless without newgidmap): no setgroups(2). */
   setgroupsDeny?: boolean;
+  /**
+   * cgroup v2 only: the container's cgroup directory on the host. berth-init
+   * attaches the device filter (an eBPF program) built from `deviceRules` to
+   * it; v2 has no other way to restrict devices. Ignored on v1, where the
+   * devices controller's files do the job.
+   */
+  deviceCgroup?: string;
+  /**
+   * The device rules to enforce, in order, as applied to the cgroup
+   * (`effectiveResources(spec).devices`, which that function also gives
+   * when this is absent).
+   */
+  deviceRules?: readonly LinuxDeviceCgroup[];
   host?: SpecHost;
 }
 
@@ -463,6 +481,44 @@ function devices(spec: Spec, bind: boolean): PlanDevice[] {
   return out;
 }
 
+/** The filter compares with signed 32-bit immediates (see berth-plan.h, DR_MAJOR). */
+const MAX_DEVICE_NUMBER = 0x7fffffff;
+
+function planDeviceRule(rule: DeviceRule): PlanDeviceRule {
+  let access = 0;
+  for (const ch of rule.access) access |= ch === 'r' ? DEVICE_ACCESS.read : ch === 'w' ? DEVICE_ACCESS.write : DEVICE_ACCESS.mknod;
+  return { allow: rule.allow, type: rule.type, major: rule.major, minor: rule.minor, access };
+}
+
+/**
+ * The cgroup v2 device filter, as runc's devicefilter.go builds it: the
+ * rules are run through the v1 controller's semantics (DeviceRuleState,
+ * runc's emulator), starting, as runc does, from deny-all, so v1 and v2
+ * give a container the same devices; the result is one `a` rule with the
+ * default verdict followed by the exceptions, all of the other verdict.
+ * Nothing is attached when that allows everything (a privileged
+ * container): there is nothing to enforce, and bpf(2) is not needed.
+ */
+function deviceFilter(spec: Spec, ctx: CreatePlanContext): Pick<Plan, 'deviceCgroup' | 'deviceRules'> {
+  if (ctx.cgroupVersion !== 2 || ctx.deviceCgroup === undefined) return { deviceRules: [] };
+  // The spec's own rules come first; the rest stem from linux.devices and runc's defaults.
+  const specRules = spec.linux?.resources?.devices?.length ?? 0;
+  const rules = (ctx.deviceRules ?? effectiveResources(spec).devices ?? []).map((r, i) => {
+    const rule = normalizeDeviceRule(r, i);
+    for (const n of ['major', 'minor'] as const) {
+      if (rule[n] > MAX_DEVICE_NUMBER) {
+        const field = i < specRules ? `linux.resources.devices[${i}].${n}` : 'linux.devices';
+        throw invalid(field, `${n} ${rule[n]} is over the largest device number the cgroup v2 device filter handles (${MAX_DEVICE_NUMBER})`);
+      }
+    }
+    return rule;
+  });
+  const state = DeviceRuleState.fromRules(rules, new DeviceRuleState(false));
+  if (state.isAllowAll()) return { deviceRules: [] };
+  const head: DeviceRule = { allow: state.defaultAllow, type: 'a', major: -1, minor: -1, access: 'rwm' };
+  return { deviceCgroup: ctx.deviceCgroup, deviceRules: [head, ...state.exceptionRules()].map(planDeviceRule) };
+}
+
 /** runc's setupPtmx and setupDevSymlinks. */
 function symlinks(spec: Spec, host: SpecHost): PlanSymlink[] {
   const out: PlanSymlink[] = [];
@@ -548,6 +604,7 @@ export function specToPlan(spec: Spec, ctx: CreatePlanContext): Plan {
       env: h.env ?? [],
       timeout: h.timeout ?? 0,
     })),
+    ...deviceFilter(spec, ctx),
   };
   return plan;
 }
@@ -601,5 +658,6 @@ export function processToPlan(process: Process, ctx: ExecPlanContext): Plan {
     parentWaits: ctx.parentWaits ?? false,
     cgroupNsAfterSync: false,
     startHooks: [],
+    deviceRules: [],
   };
 }
