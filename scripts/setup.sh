@@ -20,7 +20,8 @@ APT_PACKAGES=(
   # Container managers that test/compat drives berth-runtime under in place of
   # runc: containerd 1.6 (ctr and its runc shim) and podman 4 with conmon.
   containerd podman conmon
-  # Benchmarks (bench/runtime.sh).
+  # Benchmarks (bench/runtime.sh). bench/shim.sh measures berth-shim against
+  # conmon 2.1, installed above for podman.
   hyperfine
   # ip (network namespaces), unshare/mount/nsenter, ps/pgrep.
   iproute2 util-linux procps
