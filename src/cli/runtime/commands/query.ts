@@ -1,19 +1,11 @@
-/** state, list, ps, events: commands that report and change nothing. */
+/** list, ps, events: commands that report and change nothing (state has its own module, to stay small). */
 import { spawnSync } from 'node:child_process';
 import { BerthError } from '../../../errors/index.js';
-import { getContainerState } from '../../../runtime/container/state.js';
 import { listContainers } from '../../../runtime/container/list.js';
 import { containerPids } from '../../../runtime/container/ps.js';
 import { containerStats, watchEvents } from '../../../runtime/container/events.js';
 import { parseArgs, str, bool, idArg } from '../args.js';
 import type { Globals } from '../main.js';
-
-export async function stateCommand(args: string[], g: Globals): Promise<number> {
-  const p = parseArgs(args, {});
-  const st = await getContainerState(await g.ctx(), idArg(p, 'state'));
-  process.stdout.write(JSON.stringify(st, null, '  ') + '\n');
-  return 0;
-}
 
 function format(p: ReturnType<typeof parseArgs>): 'table' | 'json' {
   const f = str(p, 'format') ?? 'table';
