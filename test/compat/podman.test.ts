@@ -85,7 +85,9 @@ describe('podman 4 with conmon', { skip }, () => {
       assert.match(ptyLines(t.stdout)[0] ?? '', /^\/dev\/pts\/\d+$/, describeResult(t));
       assert.ok(ptyLines(t.stdout).includes('on-tty'), describeResult(t));
 
-      const it = await pm.runInPty(rt.bin, ['run', '--rm', '-it', ...pm.containerFlags(), IMAGE, 'sh', '-c', 'tty; stty size >/dev/null && echo size-ok']);
+      // The sleep gives podman's attach time to copy the output: with -it, podman 4.3 drops
+      // output a container writes right before it exits, whatever the runtime (seen with runc too).
+      const it = await pm.runInPty(rt.bin, ['run', '--rm', '-it', ...pm.containerFlags(), IMAGE, 'sh', '-c', 'tty; stty size >/dev/null && echo size-ok; sleep 1']);
       assert.equal(it.code, 0, describeResult(it));
       const lines = ptyLines(it.stdout);
       assert.ok(lines.some((l) => /^\/dev\/pts\/\d+$/.test(l)), describeResult(it));
