@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Cold pull + unpack of an image with a busybox layer and a 200 MiB layer
-# (half random, half text) from a local docker-registry, by berth, ctr
+# (half random, half text) from a local docker-registry, by berth
+# (pullAndUnpack: download, verify, decompress and unpack in one streaming
+# pass per layer, one overlay lower directory per layer), ctr
 # (containerd 1.6, when its daemon answers), podman (private --root) and
 # skopeo (download only, no unpack). Each run starts from empty storage.
 # The last line is
@@ -72,7 +74,7 @@ if command -v ctr >/dev/null && ctr version >/dev/null 2>&1; then have_ctr=yes; 
 for i in $(seq "$RUNS"); do
   rm -rf "$work/berth" "$work/skopeo" "$work/podman"
   sync
-  run_tool berth node dist/bench/pull/berth-pull.js "$ref" "$work/berth/store" "$work/berth/rootfs"
+  run_tool berth node dist/bench/pull/berth-pull.js "$ref" "$work/berth/store" "$work/berth/layers"
   grep -h peak-rss "$OUT/berth.log" | tail -1 | sed "s/^/pull.sh: berth run $i /"
   run_tool skopeo skopeo --insecure-policy copy -q --src-tls-verify=false "docker://$ref" "dir:$work/skopeo"
   if command -v podman >/dev/null; then

@@ -14,3 +14,4 @@ export {
   type ResolvedManifest,
 } from './registry-client.js';
 export { withRetry, type RetryOptions } from './retry.js';
+export { pullAndUnpack, type PullUnpackOptions, type PullUnpackResult, type UnpackedLayer } from './pull-and-unpack.js';

@@ -13,6 +13,7 @@
  * already in the store are not fetched. Unpacking into snapshots is a
  * separate step.
  */
+import { mapLimit } from '../../util/map-limit.js';
 import { BerthError } from '../../errors/index.js';
 import type { ContentStore } from '../content/index.js';
 import { layerMediaTypeInfo } from '../manifest/media-types.js';
@@ -58,10 +59,10 @@ export interface PullResult {
   config: ImageConfig;
 }
 
-const MAX_CONFIG_BYTES = 8 << 20;
+export const MAX_CONFIG_BYTES = 8 << 20;
 
 /** Stores verified manifest bytes (already checked by the client) in the content store. */
-async function storeBytes(store: ContentStore, descriptor: Descriptor, bytes: Buffer, signal?: AbortSignal): Promise<void> {
+export async function storeBytes(store: ContentStore, descriptor: Descriptor, bytes: Buffer, signal?: AbortSignal): Promise<void> {
   await store.ensure(
     { digest: descriptor.digest, size: bytes.length, mediaType: descriptor.mediaType },
     (offset) =>
@@ -72,7 +73,8 @@ async function storeBytes(store: ContentStore, descriptor: Descriptor, bytes: Bu
   );
 }
 
-async function manifestFromStoreOrRegistry(
+/** A manifest or index from the store when it is there, else from the bytes or the registry (then stored). */
+export async function manifestFromStoreOrRegistry(
   client: RegistryClient,
   store: ContentStore,
   ref: ImageReference,
@@ -94,25 +96,6 @@ async function manifestFromStoreOrRegistry(
   return { descriptor: got.descriptor, parsed: got.parsed };
 }
 
-/** Runs `fn` over `items` with at most `limit` at once; the first failure aborts the rest. */
-async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const worker = async (): Promise<void> => {
-    while (!failed && next < items.length) {
-      const item = items[next++]!;
-      try {
-        await fn(item);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  const results = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (rejected) throw rejected.reason;
-}
 
 /**
  * Fetches one blob into the store with progress, retrying network failures
@@ -163,7 +146,28 @@ async function fetchBlob(
   emit({ id: desc.digest, kind, phase: 'done', current: desc.size, total: desc.size });
 }
 
-export async function pullImage(client: RegistryClient, store: ContentStore, input: ImageReference | string, options: PullOptions = {}): Promise<PullResult> {
+export interface ResolvedImage {
+  ref: ImageReference;
+  /** The reference as text, for messages. */
+  name: string;
+  /** What the reference resolved to: an index or a manifest. */
+  descriptor: Descriptor;
+  /** The platform's manifest. */
+  manifestDescriptor: Descriptor;
+  manifest: ImageManifest;
+}
+
+/**
+ * Resolves a reference to the manifest for `platform` (through an index when
+ * there is one), storing the manifests it fetched, and refuses layers of a
+ * media type berth cannot unpack before anything is downloaded.
+ */
+export async function resolveImageManifest(
+  client: RegistryClient,
+  store: ContentStore,
+  input: ImageReference | string,
+  options: Pick<PullOptions, 'platform' | 'signal'> = {},
+): Promise<ResolvedImage> {
   const ref = typeof input === 'string' ? parseDockerReference(input) : input;
   const name = formatReference(ref);
   const platform = typeof options.platform === 'string' ? parsePlatform(options.platform) : (options.platform ?? defaultPlatform());
@@ -184,12 +188,16 @@ export async function pullImage(client: RegistryClient, store: ContentStore, inp
   } else {
     manifest = root.parsed.manifest;
   }
-
   for (const layer of manifest.layers) {
     if (!layerMediaTypeInfo(layer.mediaType)) {
       throw new BerthError('MANIFEST_UNSUPPORTED', `layer ${layer.digest} of \`${name}\` has unsupported media type \`${layer.mediaType}\``);
     }
   }
+  return { ref, name, descriptor: root.descriptor, manifestDescriptor, manifest };
+}
+
+export async function pullImage(client: RegistryClient, store: ContentStore, input: ImageReference | string, options: PullOptions = {}): Promise<PullResult> {
+  const { ref, descriptor, manifestDescriptor, manifest } = await resolveImageManifest(client, store, input, options);
 
   for (const layer of manifest.layers) options.onProgress?.({ id: layer.digest, kind: 'layer', phase: 'waiting', current: 0, total: layer.size });
   await fetchBlob(client, store, ref, manifest.config, 'config', options);
@@ -201,5 +209,5 @@ export async function pullImage(client: RegistryClient, store: ContentStore, inp
   // One download per digest, even when a manifest lists a layer twice.
   const unique = [...new Map(manifest.layers.map((l) => [l.digest, l])).values()];
   await mapLimit(unique, options.concurrency ?? 3, (layer) => fetchBlob(client, store, ref, layer, 'layer', options));
-  return { ref: { ...ref, digest: resolved.descriptor.digest }, descriptor: root.descriptor, manifestDescriptor, manifest, config };
+  return { ref: { ...ref, digest: descriptor.digest }, descriptor, manifestDescriptor, manifest, config };
 }

@@ -1,0 +1,330 @@
+/**
+ * Pull and unpack in one streaming pass per layer:
+ *
+ *   const { layers } = await pullAndUnpack(client, store, 'busybox', '/var/lib/berth/layers');
+ *   // layers[i].dir: manifest.layers[i] unpacked in overlayfs form (a lower dir)
+ *
+ * Each layer's blob response is teed: every chunk is appended to the content
+ * store's ingest (hashed against the layer digest) and handed to
+ * `applyLayer`, which decompresses it, hashes the tar stream (the diffID,
+ * checked against the config's `rootfs.diff_ids`) and writes the entries
+ * into a temporary directory beside `<layersRoot>/<diffID hex>`. Only when
+ * the diffID matches is the blob committed (size and digest checked), and
+ * only then is the directory renamed into place. On any mismatch or bad
+ * entry the ingest and the temporary directory are removed: no blob and no
+ * layer directory. Chunks go through an async generator that advances only
+ * when the unpacker asks for more, so the response is read no faster than
+ * the slower of disk and decompression (never a whole layer in memory).
+ *
+ * In overlay form no layer depends on another, so layers run in parallel
+ * (3 at a time by default). A layer whose directory and blob exist is
+ * skipped; a blob in the store without its directory is unpacked from the
+ * store; an interrupted download is resumed into the store (Range request)
+ * and then unpacked from it.
+ */
+import { mapLimit } from '../../util/map-limit.js';
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream';
+import { createGunzip, type ZlibOptions } from 'node:zlib';
+
+import { BerthError, isBerthError, isErrno } from '../../errors/index.js';
+import type { ContentStore, ContentWriter } from '../content/index.js';
+import { parseDigest } from '../digest/digest.js';
+import { parseImageConfig } from '../manifest/parse-manifest.js';
+import type { Descriptor } from '../manifest/types.js';
+import { formatReference, type ImageReference } from '../reference/index.js';
+import { applyLayer, type ApplyLayerOptions } from '../unpack/index.js';
+import { decompressor, peekCompression } from '../unpack/decompress.js';
+import { MAX_CONFIG_BYTES, resolveImageManifest, type PullOptions, type PullPhase, type PullProgress, type PullResult } from './pull-image.js';
+import type { RegistryClient } from './registry-client.js';
+import { isNetworkError, withRetry } from './retry.js';
+
+export type PullUnpackPhase = PullPhase | 'extracting';
+
+export interface PullUnpackProgress extends Omit<PullProgress, 'phase'> {
+  phase: PullUnpackPhase;
+}
+
+export interface PullUnpackOptions extends Omit<PullOptions, 'onProgress'> {
+  onProgress?: (event: PullUnpackProgress) => void;
+  /** Passed to `applyLayer` (whiteouts are always `overlay`: one directory per layer). */
+  unpack?: Pick<ApplyLayerOptions, 'ownership' | 'devices' | 'maxBytes'>;
+}
+
+export interface UnpackedLayer {
+  digest: string;
+  diffId: string;
+  /** `<layersRoot>/<diffID hex>`, the layer in overlayfs form. */
+  dir: string;
+  /** True when the directory was there before this pull. */
+  cached: boolean;
+}
+
+export interface PullUnpackResult extends PullResult {
+  /** One per `manifest.layers` entry, in order (lowest first). */
+  layers: UnpackedLayer[];
+}
+
+/** Ingest writes are gathered to this size. */
+const WRITE_BATCH_BYTES = 1 << 20;
+/** Decompressed bytes buffered ahead of the unpacker. */
+const DECOMPRESS_AHEAD_BYTES = 4 << 20;
+
+async function isDir(path: string): Promise<boolean> {
+  try {
+    return (await lstat(path)).isDirectory();
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return false;
+    throw err;
+  }
+}
+
+/**
+ * Decompresses `source` with a read-ahead buffer, so that inflating (on the
+ * thread pool) goes on while the unpacker waits for its file writes; the
+ * unpacker then sees a plain tar stream and hashes it (the diffID). With
+ * applyLayer's own small stream buffers the two would take turns.
+ */
+async function decompressAhead(source: AsyncIterable<Uint8Array>): Promise<AsyncIterable<Uint8Array>> {
+  const { compression, stream } = await peekCompression(source);
+  if (compression === 'none') return stream;
+  const inflate =
+    compression === 'gzip' ? createGunzip({ chunkSize: 256 << 10, readableHighWaterMark: DECOMPRESS_AHEAD_BYTES } as ZlibOptions) : decompressor(compression)!;
+  return pipeline(stream, inflate, () => {});
+}
+
+/** The ingest ref `store.ensure` uses, so that pullImage and pullAndUnpack share (and resume) one ingest. */
+const ingestRef = (digest: string): string => `ensure-${digest}`;
+
+class LayerPuller {
+  constructor(
+    private readonly client: RegistryClient,
+    private readonly store: ContentStore,
+    private readonly ref: ImageReference,
+    private readonly root: string,
+    private readonly options: PullUnpackOptions,
+  ) {}
+
+  #emit(e: PullUnpackProgress): void {
+    this.options.onProgress?.(e);
+  }
+
+  async pull(desc: Descriptor, diffId: string): Promise<boolean> {
+    const dir = join(this.root, parseDigest(diffId).encoded);
+    const [haveDir, haveBlob] = await Promise.all([isDir(dir), this.store.findInfo(desc.digest)]);
+    if (haveDir && haveBlob) {
+      this.#emit({ id: desc.digest, kind: 'layer', phase: 'done', current: desc.size, total: desc.size, cached: true });
+      return true;
+    }
+    if (haveDir) {
+      // Unpacked already (maybe from a layer with another compression): keep the store complete.
+      await this.#download(desc);
+    } else if (haveBlob) {
+      await this.#unpackFromStore(desc, diffId, dir);
+    } else {
+      await withRetry(() => this.#stream(desc, diffId, dir), `fetching blob ${desc.digest} of ${formatReference(this.ref)}`, {
+        ...this.client.retryOptions,
+        signal: this.options.signal,
+      });
+    }
+    this.#emit({ id: desc.digest, kind: 'layer', phase: 'done', current: desc.size, total: desc.size });
+    return false;
+  }
+
+  #applyOptions(diffId: string): ApplyLayerOptions {
+    return { ...this.options.unpack, whiteouts: 'overlay', expectedDiffId: diffId, signal: this.options.signal };
+  }
+
+  /** Moves a finished temporary directory into place; another puller may have won. */
+  async #publish(tmp: string, dir: string): Promise<void> {
+    try {
+      await rename(tmp, dir);
+    } catch (err) {
+      await rm(tmp, { recursive: true, force: true });
+      if (!(isErrno(err, 'ENOTEMPTY') || isErrno(err, 'EEXIST')) || !(await isDir(dir))) throw err;
+    }
+  }
+
+  async #tmpDir(diffId: string): Promise<string> {
+    const tmp = join(this.root, `.tmp-${parseDigest(diffId).encoded.slice(0, 12)}-${randomBytes(6).toString('hex')}`);
+    await mkdir(tmp, { mode: 0o755 });
+    return tmp;
+  }
+
+  async #unpackFromStore(desc: Descriptor, diffId: string, dir: string): Promise<void> {
+    this.#emit({ id: desc.digest, kind: 'layer', phase: 'extracting', current: desc.size, total: desc.size });
+    const tmp = await this.#tmpDir(diffId);
+    try {
+      await applyLayer(await decompressAhead(await this.store.createReadStream(desc.digest)), tmp, this.#applyOptions(diffId));
+    } catch (err) {
+      await rm(tmp, { recursive: true, force: true });
+      throw withLayer(err, desc);
+    }
+    await this.#publish(tmp, dir);
+  }
+
+  /** Download only, through the store (resuming an earlier ingest). */
+  async #download(desc: Descriptor): Promise<void> {
+    await withRetry(
+      () =>
+        this.store.ensure(desc, (offset) => this.client.openBlob(this.ref, desc, { offset, signal: this.options.signal }), {
+          ref: ingestRef(desc.digest),
+          signal: this.options.signal,
+        }),
+      `fetching blob ${desc.digest} of ${formatReference(this.ref)}`,
+      { ...this.client.retryOptions, signal: this.options.signal },
+    );
+  }
+
+  /** One try: download, verify, decompress and unpack as one stream. */
+  async #stream(desc: Descriptor, diffId: string, dir: string): Promise<void> {
+    const { store, options } = this;
+    let writer: ContentWriter | undefined = await store.openWriter(ingestRef(desc.digest), desc);
+    if (await store.findInfo(desc.digest)) {
+      // Another process committed it while we waited for the ingest lock.
+      await writer.abort();
+      writer = undefined;
+    } else if (writer.offset > 0) {
+      // An interrupted earlier attempt: the unpacker needs the bytes from 0,
+      // so finish the blob in the store (a Range request), then unpack it.
+      await writer.close();
+      writer = undefined;
+      await this.#download(desc);
+    }
+    if (!writer) {
+      await this.#unpackFromStore(desc, diffId, dir);
+      return;
+    }
+
+    const w = writer;
+    const tmp = await this.#tmpDir(diffId);
+    const interval = options.progressIntervalMs ?? 100;
+    const emit = (phase: PullUnpackPhase, current: number): void => this.#emit({ id: desc.digest, kind: 'layer', phase, current, total: desc.size });
+    let ended = false;
+    try {
+      const body = await this.client.openBlob(this.ref, desc, { signal: options.signal });
+      async function* tee(): AsyncGenerator<Uint8Array> {
+        // Chunks are handed to the unpacker as they come and gathered into
+        // ~1 MiB writes to the ingest (fewer syscalls and thread-pool trips);
+        // one write is in flight while the next batch fills, and it is
+        // awaited before another starts (ordered writes, bounded memory).
+        let pending: Promise<void> | undefined;
+        let batch: Uint8Array[] = [];
+        let batched = 0;
+        const flush = async (): Promise<void> => {
+          if (pending) await pending;
+          const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
+          batch = [];
+          batched = 0;
+          pending = w.write(data);
+          pending.catch(() => {});
+        };
+        let current = 0;
+        let last = 0;
+        emit('downloading', 0);
+        try {
+          for await (const chunk of body) {
+            batch.push(chunk);
+            batched += chunk.byteLength;
+            if (batched >= WRITE_BATCH_BYTES) await flush();
+            current += chunk.byteLength;
+            const now = Date.now();
+            if (now - last >= interval) {
+              last = now;
+              emit('downloading', current);
+            }
+            yield chunk;
+          }
+          if (batched > 0) await flush();
+          if (pending) await pending;
+          pending = undefined;
+          ended = true;
+          emit('downloading', current);
+        } catch (err) {
+          // A cut download: keep what arrived in the ingest, for the resume.
+          if (isNetworkError(err) && batched > 0) await flush().catch(() => {});
+          throw err;
+        } finally {
+          if (pending) await pending.catch(() => {});
+        }
+      }
+      await applyLayer(await decompressAhead(tee()), tmp, this.#applyOptions(diffId));
+      if (!ended) throw new BerthError('LAYER_INVALID', `layer ${desc.digest}: the unpacker stopped before the end of the blob`);
+      emit('verifying', desc.size);
+      await w.commit();
+    } catch (err) {
+      await rm(tmp, { recursive: true, force: true });
+      // Keep a partial download for a resume; drop content that was bad.
+      if (isNetworkError(err)) await w.close();
+      else await w.abort();
+      throw withLayer(err, desc);
+    }
+    await this.#publish(tmp, dir);
+  }
+}
+
+/** Names the layer's digest in unpack errors (a diffID mismatch names only the diffIDs). */
+function withLayer(err: unknown, desc: Descriptor): unknown {
+  if (isBerthError(err) && !err.message.includes(desc.digest)) {
+    return new BerthError(err.code, `layer ${desc.digest}: ${err.message}`, { cause: err });
+  }
+  return err;
+}
+
+/**
+ * Pulls `input` and unpacks each layer into `<layersRoot>/<diffID hex>` in
+ * overlayfs form. Manifest, config and layer blobs end in `store` exactly
+ * as with `pullImage`.
+ */
+export async function pullAndUnpack(
+  client: RegistryClient,
+  store: ContentStore,
+  input: ImageReference | string,
+  layersRoot: string,
+  options: PullUnpackOptions = {},
+): Promise<PullUnpackResult> {
+  const { ref, name, descriptor, manifestDescriptor, manifest } = await resolveImageManifest(client, store, input, options);
+  const { signal } = options;
+
+  // The config first: the diffIDs are what each layer's unpack is checked against.
+  const configDesc = manifest.config;
+  if (!(await store.findInfo(configDesc.digest))) {
+    options.onProgress?.({ id: configDesc.digest, kind: 'config', phase: 'downloading', current: 0, total: configDesc.size });
+    await withRetry(
+      () => store.ensure(configDesc, (offset) => client.openBlob(ref, configDesc, { offset, signal }), { ref: ingestRef(configDesc.digest), signal }),
+      `fetching blob ${configDesc.digest} of ${name}`,
+      { ...client.retryOptions, signal },
+    );
+  }
+  options.onProgress?.({ id: configDesc.digest, kind: 'config', phase: 'done', current: configDesc.size, total: configDesc.size });
+  const config = parseImageConfig(await store.readBlob(configDesc.digest, { maxBytes: MAX_CONFIG_BYTES }), {
+    name: configDesc.digest,
+    layerCount: manifest.layers.length,
+  });
+  const diffIds = config.rootfs.diff_ids;
+  if (diffIds.length !== manifest.layers.length) {
+    throw new BerthError('MANIFEST_INVALID', `image \`${name}\`: ${manifest.layers.length} layers but ${diffIds.length} diff_ids in config ${configDesc.digest}`);
+  }
+  for (const d of diffIds) parseDigest(d);
+
+  await mkdir(layersRoot, { recursive: true, mode: 0o755 });
+  for (const layer of manifest.layers) options.onProgress?.({ id: layer.digest, kind: 'layer', phase: 'waiting', current: 0, total: layer.size });
+
+  // One task per (digest, diffID) pair, even when a manifest lists a layer twice.
+  const tasks = [...new Map(manifest.layers.map((l, i) => [`${l.digest} ${diffIds[i]}`, { desc: l, diffId: diffIds[i]! }])).values()];
+  const cached = new Map<string, boolean>();
+  const puller = new LayerPuller(client, store, ref, layersRoot, options);
+  await mapLimit(tasks, options.concurrency ?? 3, async ({ desc, diffId }) => {
+    cached.set(`${desc.digest} ${diffId}`, await puller.pull(desc, diffId));
+  });
+
+  const layers = manifest.layers.map((l, i) => ({
+    digest: l.digest,
+    diffId: diffIds[i]!,
+    dir: join(layersRoot, parseDigest(diffIds[i]!).encoded),
+    cached: cached.get(`${l.digest} ${diffIds[i]}`) ?? false,
+  }));
+  return { ref: { ...ref, digest: descriptor.digest }, descriptor, manifestDescriptor, manifest, config, layers };
+}

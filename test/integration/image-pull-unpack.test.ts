@@ -1,0 +1,247 @@
+/**
+ * pullAndUnpack against a real registry (Debian's docker-registry) with
+ * images pushed by skopeo: each layer is downloaded, verified and unpacked
+ * in one pass into its own overlay lower directory; a blob that lies about
+ * its digest, or a config that lies about a diffID, leaves no committed blob
+ * and no layer directory.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { lstat, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { isBerthError } from '../../src/errors/index.js';
+import { LocalContentStore } from '../../src/image/content/index.js';
+import { RegistryClient } from '../../src/image/distribution/index.js';
+import { pullAndUnpack, type PullUnpackProgress } from '../../src/image/distribution/pull-and-unpack.js';
+import { buildBusyboxLayout, type BuiltImage } from '../helpers/registry/busybox-image.js';
+import { DOCKER_REGISTRY_BIN, startDockerRegistry, type RegistryServer } from '../helpers/registry/docker-registry.js';
+import { startHostileRegistry } from '../helpers/registry/hostile-registry.js';
+import { which } from '../helpers/requires.js';
+import { MEDIA_TYPE } from '../../src/image/manifest/index.js';
+import tar from 'tar-stream';
+import { gzipSync } from 'node:zlib';
+
+const skip = !existsSync(DOCKER_REGISTRY_BIN) ? 'needs docker-registry (apt docker-registry)' : !which('skopeo') ? 'needs skopeo' : !existsSync('/bin/busybox') ? 'needs busybox-static' : undefined;
+
+function skopeo(...args: string[]): string {
+  return execFileSync('skopeo', ['--insecure-policy', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+const retry = { attempts: 2, baseDelayMs: 10 };
+const hex = (digest: string): string => digest.slice('sha256:'.length);
+const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+/** Path of a blob in docker-registry's filesystem storage. */
+function registryBlob(reg: RegistryServer, digest: string): string {
+  return join(reg.dir, 'data/docker/registry/v2/blobs/sha256', hex(digest).slice(0, 2), hex(digest), 'data');
+}
+
+/** Rewrites a layout's config so that diff_ids[i] lies; returns nothing (index.json points to the new manifest). */
+async function lieAboutDiffId(image: BuiltImage, i: number): Promise<void> {
+  const blobs = join(image.dir, 'blobs/sha256');
+  const manifest = JSON.parse(await readFile(join(blobs, hex(image.manifestDigest)), 'utf8'));
+  const config = JSON.parse(await readFile(join(blobs, hex(image.configDigest)), 'utf8'));
+  config.rootfs.diff_ids[i] = sha256(Buffer.from('not this layer'));
+  const cb = Buffer.from(JSON.stringify(config));
+  await writeFile(join(blobs, hex(sha256(cb))), cb);
+  manifest.config = { ...manifest.config, digest: sha256(cb), size: cb.length };
+  const mb = Buffer.from(JSON.stringify(manifest));
+  await writeFile(join(blobs, hex(sha256(mb))), mb);
+  const index = JSON.parse(await readFile(join(image.dir, 'index.json'), 'utf8'));
+  index.manifests[0] = { ...index.manifests[0], digest: sha256(mb), size: mb.length };
+  await writeFile(join(image.dir, 'index.json'), JSON.stringify(index));
+}
+
+async function leftovers(root: string): Promise<string[]> {
+  return (await readdir(root).catch(() => [] as string[])).filter((n) => n.startsWith('.tmp-'));
+}
+
+describe('pullAndUnpack: one streaming pass per layer', { skip }, () => {
+  let work: string;
+  let reg: RegistryServer;
+  let image: BuiltImage;
+  let extra: Buffer;
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'berth-pull-unpack-'));
+    reg = await startDockerRegistry();
+    extra = randomBytes(3 << 20);
+    image = await buildBusyboxLayout(join(work, 'layout'), { extraLayerBytes: extra });
+    skopeo('copy', '--dest-tls-verify=false', `oci:${image.dir}:1`, `docker://${reg.host}/busybox:1`);
+  });
+  after(async () => {
+    await reg?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  test('a 2-layer image lands as one directory per layer, named and checked by diffID, blobs committed', async () => {
+    const store = new LocalContentStore(join(work, 'store1'));
+    const layersRoot = join(work, 'layers1');
+    const client = new RegistryClient({ retry });
+    const events: PullUnpackProgress[] = [];
+    try {
+      const result = await pullAndUnpack(client, store, `${reg.host}/busybox:1`, layersRoot, { onProgress: (e) => events.push(e) });
+      assert.equal(result.manifestDescriptor.digest, image.manifestDigest);
+      assert.deepEqual(result.config.rootfs.diff_ids, image.diffIds);
+      assert.deepEqual(result.layers.map((l) => l.digest), image.layerDigests);
+      assert.deepEqual(result.layers.map((l) => l.diffId), image.diffIds);
+      assert.deepEqual(result.layers.map((l) => l.dir), image.diffIds.map((d) => join(layersRoot, hex(d))));
+      assert.ok(result.layers.every((l) => !l.cached));
+      assert.deepEqual((await readdir(layersRoot)).sort(), image.diffIds.map(hex).sort());
+
+      // Layer 1: busybox, its symlink, /etc/motd; nothing of layer 2.
+      const [l1, l2] = result.layers.map((l) => l.dir) as [string, string];
+      assert.deepEqual((await readdir(l1)).sort(), ['bin', 'etc']);
+      assert.deepEqual((await readdir(join(l1, 'bin'))).sort(), ['busybox', 'sh']);
+      assert.ok((await readFile(join(l1, 'bin/busybox'))).equals(await readFile('/bin/busybox')));
+      assert.equal((await lstat(join(l1, 'bin/busybox'))).mode & 0o7777, 0o755);
+      assert.equal(await readlink(join(l1, 'bin/sh')), 'busybox');
+      assert.equal(await readFile(join(l1, 'etc/motd'), 'utf8'), 'berth test image\n');
+      // Layer 2: only /data/blob.
+      assert.deepEqual(await readdir(l2), ['data']);
+      assert.deepEqual(await readdir(join(l2, 'data')), ['blob']);
+      assert.ok((await readFile(join(l2, 'data/blob'))).equals(extra));
+
+      for (const d of [image.manifestDigest, image.configDigest, ...image.layerDigests]) assert.ok(await store.findInfo(d), `${d} is in the store`);
+      assert.deepEqual(await store.listIngests(), []);
+      for (const d of image.layerDigests) {
+        const phases = events.filter((e) => e.id === d).map((e) => e.phase);
+        assert.equal(phases[0], 'waiting');
+        assert.ok(phases.includes('downloading') && phases.includes('verifying'), phases.join(','));
+        assert.equal(phases.at(-1), 'done');
+      }
+
+      // Again: nothing fetched, every layer cached.
+      const again: PullUnpackProgress[] = [];
+      const second = await pullAndUnpack(client, store, `${reg.host}/busybox@${image.manifestDigest}`, layersRoot, { onProgress: (e) => again.push(e) });
+      assert.ok(second.layers.every((l) => l.cached));
+      assert.equal(again.filter((e) => e.phase === 'downloading').length, 0);
+
+      // A missing directory with the blob in the store is unpacked from the store.
+      await rm(l2, { recursive: true });
+      const third = await pullAndUnpack(client, store, `${reg.host}/busybox:1`, layersRoot);
+      assert.deepEqual(third.layers.map((l) => l.cached), [true, false]);
+      assert.ok((await readFile(join(l2, 'data/blob'))).equals(extra));
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('a blob that lies about its digest leaves no committed blob and no layer directory', async () => {
+    const lextra = randomBytes(1 << 20);
+    const lying = await buildBusyboxLayout(join(work, 'lying-layout'), { extraLayerBytes: lextra });
+    skopeo('copy', '--dest-tls-verify=false', `oci:${lying.dir}:1`, `docker://${reg.host}/lying:1`);
+    // Same size, still a valid gzip of the same tar (the gzip header's mtime
+    // changed): only the compressed digest tells the lie.
+    const target = lying.layerDigests[1]!;
+    const path = registryBlob(reg, target);
+    const bytes = await readFile(path);
+    bytes.writeUInt32LE(0x5eed, 4);
+    await writeFile(path, bytes);
+
+    const store = new LocalContentStore(join(work, 'store2'));
+    const layersRoot = join(work, 'layers2');
+    const client = new RegistryClient({ retry });
+    try {
+      await assert.rejects(pullAndUnpack(client, store, `${reg.host}/lying:1`, layersRoot), (err: unknown) => {
+        assert.ok(isBerthError(err, 'CONTENT_DIGEST_MISMATCH'), String(err));
+        assert.match(err.message, new RegExp(target));
+        return true;
+      });
+      assert.equal(await store.findInfo(target), undefined);
+      assert.ok(!existsSync(join(layersRoot, hex(lying.diffIds[1]!))), 'no layer directory');
+      assert.deepEqual(await leftovers(layersRoot), []);
+      assert.deepEqual(await store.listIngests(), []);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('a config that lies about a diffID leaves no committed blob and no layer directory', async () => {
+    const dextra = randomBytes(1 << 20);
+    const lying = await buildBusyboxLayout(join(work, 'diffid-layout'), { extraLayerBytes: dextra });
+    await lieAboutDiffId(lying, 1);
+    skopeo('copy', '--dest-tls-verify=false', `oci:${lying.dir}:1`, `docker://${reg.host}/diffid:1`);
+
+    const store = new LocalContentStore(join(work, 'store3'));
+    const layersRoot = join(work, 'layers3');
+    const client = new RegistryClient({ retry });
+    try {
+      await assert.rejects(pullAndUnpack(client, store, `${reg.host}/diffid:1`, layersRoot), (err: unknown) => {
+        assert.ok(isBerthError(err, 'CONTENT_DIGEST_MISMATCH'), String(err));
+        assert.match(err.message, /diffID/);
+        assert.match(err.message, new RegExp(lying.layerDigests[1]!));
+        return true;
+      });
+      assert.equal(await store.findInfo(lying.layerDigests[1]!), undefined);
+      assert.ok(!existsSync(join(layersRoot, hex(lying.diffIds[1]!))), 'no directory under the true diffID');
+      assert.ok(!existsSync(join(layersRoot, hex(sha256(Buffer.from('not this layer'))))), 'no directory under the claimed diffID');
+      assert.deepEqual(await leftovers(layersRoot), []);
+      assert.deepEqual(await store.listIngests(), []);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+/** A one-file tar. */
+async function tarWith(name: string, data: Buffer): Promise<Buffer> {
+  const pack = tar.pack();
+  const chunks: Buffer[] = [];
+  pack.on('data', (c: unknown) => {
+    chunks.push(c as Buffer);
+  });
+  const done = new Promise<void>((resolve, reject) => {
+    pack.on('end', () => resolve());
+    pack.on('error', reject);
+  });
+  pack.entry({ name, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0 }, data);
+  pack.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+describe('pullAndUnpack: a download cut midway', () => {
+  test('resumes into the store with a Range request, then unpacks from the store', async () => {
+    const reg = await startHostileRegistry();
+    const work = await mkdtemp(join(tmpdir(), 'berth-pull-unpack-cut-'));
+    const client = new RegistryClient({ retry: { attempts: 3, baseDelayMs: 5 } });
+    try {
+      const data = randomBytes(600 << 10);
+      const t = await tarWith('data/file', data);
+      const layer = gzipSync(t);
+      const layerDigest = reg.putBlob(layer);
+      const config = Buffer.from(JSON.stringify({ os: 'linux', architecture: 'amd64', rootfs: { type: 'layers', diff_ids: [sha256(t)] } }));
+      const configDigest = reg.putBlob(config);
+      reg.putManifest(
+        'app',
+        '1',
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: MEDIA_TYPE.ociManifest,
+          config: { mediaType: MEDIA_TYPE.ociConfig, digest: configDigest, size: config.length },
+          layers: [{ mediaType: MEDIA_TYPE.ociLayerGzip, digest: layerDigest, size: layer.length }],
+        }),
+      );
+      reg.faults.push({ match: new RegExp(`^GET .*/blobs/${layerDigest}`), action: { truncateAfter: 200_000 }, times: 1 });
+      const store = new LocalContentStore(join(work, 'store'));
+      const result = await pullAndUnpack(client, store, `${reg.host}/app:1`, join(work, 'layers'), { platform: 'linux/amd64' });
+      assert.ok(await store.findInfo(layerDigest));
+      assert.ok((await readFile(join(result.layers[0]!.dir, 'data/file'))).equals(data));
+      assert.deepEqual(await leftovers(join(work, 'layers')), []);
+      const gets = reg.log.filter((l) => l.method === 'GET' && l.path.endsWith(layerDigest));
+      assert.equal(gets.length, 2);
+      assert.equal(gets[0]!.headers.range, undefined);
+      const from = Number(/^bytes=(\d+)-$/.exec(gets[1]!.headers.range ?? '')?.[1]);
+      assert.ok(from > 0 && from <= 200_000, `resumed from ${from}`);
+    } finally {
+      await client.close();
+      await reg.stop();
+      await rm(work, { recursive: true, force: true });
+    }
+  });
+});
