@@ -52,6 +52,10 @@ export const ERROR_CODES = {
   PLATFORM_INVALID: { kind: 'invalid-argument', summary: 'a platform string is not os[/architecture[/variant]]' },
   PLATFORM_NOT_FOUND: { kind: 'not-found', summary: 'an image index has no manifest for the requested platform' },
   BLOB_NOT_FOUND: { kind: 'not-found', summary: 'the registry has no blob with this digest in the repository' },
+  // snapshots
+  SNAPSHOT_NOT_FOUND: { kind: 'not-found', summary: 'no snapshot with this key or name exists' },
+  SNAPSHOT_EXISTS: { kind: 'already-exists', summary: 'a snapshot with this key or name already exists' },
+  SNAPSHOT_STATE: { kind: 'failed-precondition', summary: 'the snapshot is of the wrong kind for the operation, or another snapshot still uses it as its parent' },
   // registries
   REGISTRY_UNAVAILABLE: { kind: 'unavailable', summary: 'the registry could not be reached, or kept failing after retries' },
   REGISTRY_UNAUTHORIZED: { kind: 'permission-denied', summary: 'the registry refused the credentials, or the token for the scope' },
