@@ -43,7 +43,6 @@ for (const runtime of RUNTIMES) {
 
 test('a line longer than --log-line-max is split into partial entries that join back to the line', { skip: skipFor('runc') }, async () => {
   await using c = await shimCase('runc', {
-    // Each printf is one write(2), so the shim reads each line whole.
     args: ['/bin/sh', '-c', `printf '%s\\n' "$(head -c 5000 /dev/zero | tr '\\0' x)"; printf 'short\\n'; printf '%s\\n' "$(head -c 1000 /dev/zero | tr '\\0' y)"`],
   });
   await c.launch({ logLineMaxBytes: 1000 });
@@ -52,8 +51,10 @@ test('a line longer than --log-line-max is split into partial entries that join 
   const entries = await c.readLog();
   assert.deepEqual(criLines(entries, 'stdout'), ['x'.repeat(5000), 'short', 'y'.repeat(1000)]);
   for (const e of entries) assert.ok(e.content.length <= 1000, `an entry of ${e.content.length} bytes`);
-  // 5000 bytes: four partial pieces of 1000 and a whole one; a line of exactly the maximum stays whole.
-  assert.deepEqual(entries.map((e) => e.tag).join(''), 'PPPPFFF');
+  // 5000 bytes need at least four partial pieces of 1000 before the final one. A write over
+  // PIPE_BUF (4096) may reach the shim in two reads, and a read that ends mid-line is written as
+  // a partial entry (as conmon does), so more P pieces are allowed; each line still ends with F.
+  assert.match(entries.map((e) => e.tag).join(''), /^P{4,}FP*FP*F$/);
 });
 
 for (const runtime of RUNTIMES) {
