@@ -70,7 +70,6 @@ export async function createContainer(ctx: RuntimeContext, options: CreateOption
     throw new BerthError('ARGUMENT_INVALID', '--console-socket was given but process.terminal is false in config.json');
   }
 
-  await ctx.store.ensureRoot();
   const lock = await ctx.store.lock(id);
   let init: SpawnedInit | undefined;
   let cgroup: CgroupManager | undefined;
