@@ -190,10 +190,10 @@ export class DeviceRuleState {
 }
 
 /**
- * The device rules runc 1.1 adds for every container (specconv
- * AllowedDevices), plus the console (5:1) that Docker also allows. The spec
- * layer appends these, and a rule for each `linux.devices` entry, to the
- * config's own rules; this layer applies exactly what it is given.
+ * The device rules runc adds for every container (specconv AllowedDevices,
+ * the console included). The spec layer appends these, and a rule for each
+ * `linux.devices` entry, to the config's own rules (spec/device-rules.ts);
+ * this layer applies exactly what it is given.
  */
 export const DEFAULT_DEVICE_RULES: readonly DeviceRule[] = [
   { allow: true, type: 'c', major: -1, minor: -1, access: 'm' },
@@ -204,13 +204,13 @@ export const DEFAULT_DEVICE_RULES: readonly DeviceRule[] = [
   { allow: true, type: 'c', major: 5, minor: 0, access: 'rwm' }, // /dev/tty
   { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' }, // /dev/zero
   { allow: true, type: 'c', major: 1, minor: 9, access: 'rwm' }, // /dev/urandom
+  { allow: true, type: 'c', major: 5, minor: 1, access: 'rwm' }, // /dev/console
   { allow: true, type: 'c', major: 136, minor: -1, access: 'rwm' }, // /dev/pts/*
   { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' }, // /dev/ptmx
   { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' }, // /dev/net/tun
 ];
 
 const STANDARD_GRANTS = DeviceRuleState.fromRules(DEFAULT_DEVICE_RULES, new DeviceRuleState(false)).exceptions;
-STANDARD_GRANTS.set(keyOf('c', 5, 1), R | W | M); // /dev/console
 
 export type DeviceRulesClass = 'allow-all' | 'standard' | 'custom';
 

@@ -6,23 +6,10 @@
  * even create /dev/null.
  */
 import type { LinuxDeviceCgroup, LinuxResources, Spec } from '../../oci/runtime-spec.js';
+import { DEFAULT_DEVICE_RULES } from '../cgroups/devices.js';
 
-/** runc's AllowedDevices. */
-export const DEFAULT_ALLOWED_DEVICES: readonly LinuxDeviceCgroup[] = [
-  // mknod of any device; access to each is still decided by the rules.
-  { allow: true, type: 'c', access: 'm' },
-  { allow: true, type: 'b', access: 'm' },
-  { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }, // /dev/null
-  { allow: true, type: 'c', major: 1, minor: 8, access: 'rwm' }, // /dev/random
-  { allow: true, type: 'c', major: 1, minor: 7, access: 'rwm' }, // /dev/full
-  { allow: true, type: 'c', major: 5, minor: 0, access: 'rwm' }, // /dev/tty
-  { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' }, // /dev/zero
-  { allow: true, type: 'c', major: 1, minor: 9, access: 'rwm' }, // /dev/urandom
-  { allow: true, type: 'c', major: 5, minor: 1, access: 'rwm' }, // /dev/console
-  { allow: true, type: 'c', major: 136, access: 'rwm' }, // /dev/pts/*
-  { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' }, // /dev/ptmx
-  { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' }, // /dev/net/tun
-];
+/** runc's AllowedDevices: the one list lives with the cgroup rules it feeds. */
+export const DEFAULT_ALLOWED_DEVICES: readonly LinuxDeviceCgroup[] = DEFAULT_DEVICE_RULES;
 
 /** The resources to apply at create: the spec's, with the device rules completed. */
 export function effectiveResources(spec: Spec): LinuxResources {
