@@ -121,7 +121,8 @@ function output(child: ChildProcess, lines = 1): Promise<string> {
       buf += d.toString();
       if (buf.split('\n').length > lines) done();
     });
-    child.once('exit', done);
+    // 'close', not 'exit': 'exit' can come before the last stdout data is read.
+    child.once('close', done);
   });
 }
 
