@@ -7,4 +7,5 @@ export type {
   ContentWriter,
   IngestStatus,
 } from './content-store.js';
+export type { LeaseResource, ResourceLease } from './lease.js';
 export { LocalContentStore, type LocalContentStoreOptions } from './local-content-store.js';
