@@ -35,7 +35,8 @@ export type Requirement =
   | 'userns'
   /** `ip` from iproute2. */
   | 'ip'
-  | 'hyperfine';
+  | 'hyperfine'
+  | 'script';
 
 /** Finds an executable on PATH; undefined when absent. */
 export function which(name: string): string | undefined {
@@ -78,6 +79,7 @@ function check(req: Requirement): string | undefined {
     case 'crun':
     case 'ip':
     case 'hyperfine':
+    case 'script':
       return which(req) ? undefined : `needs ${req} (not on PATH)`;
     case 'busybox':
       if (!existsSync('/bin/busybox')) return 'needs /bin/busybox (Debian package busybox-static)';

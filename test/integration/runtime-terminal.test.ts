@@ -14,7 +14,7 @@ import { makeBundle, type BundleSpec } from '../helpers/bundle.js';
 import { withLeakCheck } from '../helpers/leaks.js';
 import { parseProbe, type ProbeReport, type ProbeResult } from '../helpers/probe.js';
 import { requires } from '../helpers/requires.js';
-import { describeResult, runtimeCli, type RuntimeCli } from '../helpers/run.js';
+import { describeResult, runCmd, runtimeCli, type RuntimeCli } from '../helpers/run.js';
 
 withLeakCheck();
 
@@ -197,14 +197,78 @@ test('exec --detach -t --console-socket (the containerd shim\'s way) hands over 
   await rt.ok(['delete', '--force', id]);
 });
 
-test('a terminal without --console-socket is refused with a clear error', { skip }, async () => {
+test('a terminal without --console-socket is refused with a clear error when nobody would hold the pty', { skip }, async () => {
   await using rt = await runtimeCli();
   await using b = await makeBundle({ config: terminalSpec(['/probe']) });
   const id = newId('nosock');
-  const r = await rt.run(['create', '--bundle', b.dir, id]);
-  assert.notEqual(r.code, 0, describeResult(r));
-  assert.match(r.stderr, /console-socket/);
-  assert.equal((await rt.run(['state', id])).code === 0, false, 'no container was created');
+  for (const args of [['create', '--bundle', b.dir, id], ['run', '--detach', '--bundle', b.dir, id]]) {
+    const r = await rt.run(args);
+    assert.notEqual(r.code, 0, describeResult(r));
+    assert.match(r.stderr, /console-socket/);
+    assert.equal((await rt.run(['state', id])).code === 0, false, 'no container was created');
+  }
+});
+
+/*
+ * runc's foreground `run -t` / `exec -t` without --console-socket:
+ * berth-init stays the container's parent and copies between the pty and
+ * the runtime's own stdio, here pipes.
+ */
+test('run in the foreground without --console-socket is the container\'s console through its own stdio', { skip }, async () => {
+  await using rt = await runtimeCli();
+  await using b = await makeBundle({ config: terminalSpec(['/probe']) });
+  const r = await rt.run(['run', '--bundle', b.dir, newId('proxy')]);
+  assert.equal(r.code, 0, describeResult(r));
+  const report = parseProbe<ProbeReport>(r.stdout);
+  assert.equal(report.pid, 1);
+  assert.deepEqual(report.tty.isatty, [1, 1, 1], 'stdin, stdout and stderr are a terminal, not the runtime\'s pipes');
+  assert.match(report.tty.ttyname ?? '', /^\/dev\/pts\/\d+$/);
+  assert.equal(report.tty.sid, report.pid, 'the process leads its own session');
+  assert.equal(report.tty.foreground, report.pid, 'the pty is its controlling terminal');
+  assert.deepEqual(report.tty.winsize, { rows: CONSOLE_SIZE.height, cols: CONSOLE_SIZE.width }, 'without a terminal outside, consoleSize holds');
+  assert.match(r.stdout, /\}\r\n$/, 'the output went through the pty\'s line discipline');
+});
+
+test('what is piped into a foreground `run -t` is typed into the container\'s terminal, and its exit code comes back', { skip }, async () => {
+  await using rt = await runtimeCli();
+  await using b = await makeBundle({ config: terminalSpec(['sh']) });
+  const r = await rt.run(['run', '--bundle', b.dir, newId('proxy-sh')], { input: 'tty; echo $((6*7))-typed; exit 7\n' });
+  assert.equal(r.code, 7, describeResult(r));
+  assert.match(r.stdout, /\/dev\/pts\/\d+\r\n/);
+  assert.match(r.stdout, /42-typed\r\n/);
+});
+
+test('exec -t in the foreground without --console-socket proxies the exec\'d process\'s own pty', { skip }, async () => {
+  await using rt = await runtimeCli();
+  await using b = await makeBundle({ config: (s) => { s.process.args = ['/probe', 'sleep', '60']; } });
+  const id = newId('proxy-exec');
+  await rt.ok(['run', '--detach', '--bundle', b.dir, id]);
+  const r = await rt.run(['exec', '-t', id, 'sh'], { input: 'echo $((7*6))-exec; exit 3\n' });
+  assert.equal(r.code, 3, describeResult(r));
+  assert.match(r.stdout, /42-exec\r\n/);
+  const d = await rt.run(['exec', '-t', '--detach', id, 'true']);
+  assert.notEqual(d.code, 0, 'a detached exec with a terminal needs a console socket');
+  assert.match(d.stderr, /console-socket/);
+  await rt.ok(['delete', '--force', id]);
+});
+
+test('under a real terminal, `run -t` takes its size and puts it back as it was', { skip: skip ?? requires('script') }, async () => {
+  await using rt = await runtimeCli();
+  await using b = await makeBundle({ config: (s) => { s.process.args = ['sh', '-c', 'stty size; exit 6']; s.process.terminal = true; } });
+  const id = newId('proxy-tty');
+  // script(1) gives the shell a terminal; the shell sizes it, runs berth-runtime and compares termios before and after.
+  const inner = [
+    'stty cols 101 rows 33',
+    'before=$(stty -g)',
+    `${rt.bin} --root ${rt.root} run --bundle ${b.dir} ${id}`,
+    'echo "rc=$?"',
+    '[ "$before" = "$(stty -g)" ] && echo termios-restored || echo termios-changed',
+  ].join('; ');
+  const r = await runCmd('script', ['-qec', `sh -c '${inner}'`, '/dev/null']);
+  assert.equal(r.code, 0, describeResult(r));
+  assert.match(r.stdout, /33 101\r\n/, 'the container\'s pty has the size of the terminal outside');
+  assert.match(r.stdout, /rc=6/);
+  assert.match(r.stdout, /termios-restored/, 'raw mode was undone');
 });
 
 test('exec --process with terminal and consoleSize sizes the exec\'d pty', { skip }, async () => {

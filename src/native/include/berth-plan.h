@@ -93,6 +93,9 @@
                                    * attaches the device filter built from DEVICE_RULE to it before the
                                    * clone. Absent = no filter (cgroup v1, or nothing to restrict). */
 #define BERTH_A_DEVICE_RULE 49    /* nest: DR_* ; repeated, in order; only with DEVICE_CGROUP */
+#define BERTH_A_CONSOLE_PROXY 50  /* u32 0|1: with TERMINAL and PARENT_WAITS and no CONSOLE_SOCKET, stage 0
+                                   * keeps the pty master and copies between it and its own stdio
+                                   * (runc's foreground `run -t`) */
 
 /* BERTH_A_MODE values */
 #define BERTH_MODE_CREATE 1 /* new container: clone with CLONE_FLAGS, mounts, pivot_root, exec fifo */

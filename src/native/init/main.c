@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 
 #include "console.h"
+#include "console-proxy.h"
 #include "creds.h"
 #include "devfilter.h"
 #include "hooks.h"
@@ -36,6 +37,7 @@ struct ctx {
   struct plan *plan;
   int sync;        /* the sync socket (close-on-exec) */
   int console;     /* connected console socket, or -1 */
+  int proxy;       /* CONSOLE_PROXY: stage 0's end of the socketpair for the pty master, or -1 */
   int fifo;        /* O_PATH fd of the exec fifo (create mode), or -1 */
   bool past_ready; /* create: READY sent, berth-runtime no longer listens */
   char state[BERTH_SYNC_MAX_MSG + 1]; /* state JSON for startContainer hooks */
@@ -166,6 +168,7 @@ static int child_process(struct ctx *c, struct berth_err *err) {
 
 __attribute__((noreturn)) static void child_main(struct ctx *c) {
   struct berth_err err = {0};
+  berth_closep(&c->proxy);
   int rc = sync_wait_continue(c->sync, BERTH_STAGE_WAIT_PARENT, NULL, &err);
   if (rc == 1) _exit(1); /* ABORT or end of file: berth-runtime gave up */
   if (rc < 0) die(c, &err);
@@ -177,9 +180,16 @@ __attribute__((noreturn)) static void child_main(struct ctx *c) {
 /* ---- P: stage 0 ---------------------------------------------------------- */
 
 static volatile sig_atomic_t child_pid;
+static volatile sig_atomic_t proxying;
 static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
 
 static void forward(int sig) {
+  /* As the container's console, a new size goes to its pty, which signals
+   * the container itself. */
+  if (sig == SIGWINCH && proxying) {
+    console_proxy_winch = 1;
+    return;
+  }
   if (child_pid > 0) kill(child_pid, sig);
 }
 
@@ -233,6 +243,12 @@ static int stage_parent(struct ctx *c) {
 
   /* Host paths first, before any namespace changes what they name. */
   if (p->console_socket && (c->console = console_connect(p->console_socket, &err)) < 0) die(c, &err);
+  if (p->console_proxy) {
+    int pair[2];
+    if (console_proxy_pair(pair, &err) < 0) die(c, &err);
+    c->proxy = pair[0];
+    c->console = pair[1];
+  }
   if (p->mode == BERTH_MODE_CREATE && p->exec_fifo && (c->fifo = open_exec_fifo(p->exec_fifo, &err)) < 0) die(c, &err);
   /* Through the host's procfs, which the child inherits the value from. */
   if (p->has_oom_score_adj && oom_score_adj_set("/proc", p->oom_score_adj, &err) < 0) die(c, &err);
@@ -278,7 +294,9 @@ static int stage_parent(struct ctx *c) {
   struct sigaction sa = {.sa_handler = forward, .sa_flags = SA_RESTART};
   sigemptyset(&sa.sa_mask);
   for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++) sigaction(forwarded[i], &sa, NULL);
+  proxying = c->proxy >= 0;
   sigprocmask(SIG_SETMASK, &old, NULL);
+  if (c->proxy >= 0) console_proxy_run(take_fd(&c->proxy), pid);
   return wait_child(pid);
 }
 
@@ -292,7 +310,7 @@ static void ensure_stdio(void) {
 static int run(void) {
   struct berth_err err = {0};
   struct plan plan;
-  struct ctx c = {.plan = &plan, .sync = -1, .console = -1, .fifo = -1};
+  struct ctx c = {.plan = &plan, .sync = -1, .console = -1, .proxy = -1, .fifo = -1};
   const char *env = getenv(BERTH_SYNC_FD_ENV);
   char *end;
   long fd = env ? strtol(env, &end, 10) : -1;

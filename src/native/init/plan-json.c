@@ -288,6 +288,7 @@ int plan_print_json(const struct plan *p, FILE *out) {
   k_bool(j, "newKeyring", p->new_keyring);
   k_opt_str(j, "keyringName", p->keyring_name);
   k_bool(j, "parentWaits", p->parent_waits);
+  k_bool(j, "consoleProxy", p->console_proxy);
   k_bool(j, "cgroupNsAfterSync", p->cgroup_ns_after_sync);
   OBJ_ARRAY(j, "startHooks", p->start_hooks, p->n_start_hooks, hook);
   k_opt_str(j, "deviceCgroup", p->device_cgroup);

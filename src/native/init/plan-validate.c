@@ -20,8 +20,11 @@ int plan_validate(const struct plan *p, int sync_fd, struct berth_err *err) {
   if (p->n_args == 0 || p->args[0][0] == '\0')
     return berth_fail(err, BERTH_STAGE_PLAN, EINVAL, "invalid plan: no program to run (ARG is missing or empty)");
   if (p->cwd[0] != '\0' && need_abs("cwd", p->cwd, err) < 0) return -1;
-  if (p->terminal && p->console_socket == NULL)
-    return berth_fail(err, BERTH_STAGE_PLAN, EINVAL, "invalid plan: TERMINAL needs a CONSOLE_SOCKET");
+  if (p->terminal && p->console_socket == NULL && !p->console_proxy)
+    return berth_fail(err, BERTH_STAGE_PLAN, EINVAL, "invalid plan: TERMINAL needs a CONSOLE_SOCKET or CONSOLE_PROXY");
+  if (p->console_proxy && (!p->terminal || !p->parent_waits || p->console_socket != NULL))
+    return berth_fail(err, BERTH_STAGE_PLAN, EINVAL,
+                      "invalid plan: CONSOLE_PROXY needs TERMINAL and PARENT_WAITS, and no CONSOLE_SOCKET");
   if (p->seccomp != NULL && p->seccomp->listener_path != NULL)
     return berth_fail(err, BERTH_STAGE_PLAN, ENOTSUP, "invalid plan: seccomp listener \"%s\" is not supported",
                       p->seccomp->listener_path);

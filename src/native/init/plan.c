@@ -91,6 +91,7 @@ static const struct attr_spec top_specs[] = {
     {BERTH_A_START_HOOK, "START_HOOK", V_NEST, true},
     {BERTH_A_DEVICE_CGROUP, "DEVICE_CGROUP", V_STR, false},
     {BERTH_A_DEVICE_RULE, "DEVICE_RULE", V_NEST, true},
+    {BERTH_A_CONSOLE_PROXY, "CONSOLE_PROXY", V_BOOL, false},
 };
 
 static const struct attr_spec dr_specs[] = {
@@ -512,6 +513,7 @@ static int top_attr(const struct attr *a, void *obj, struct berth_err *err) {
   case BERTH_A_NEW_KEYRING: p->new_keyring = a->u32; break;
   case BERTH_A_KEYRING_NAME: p->keyring_name = a->str; break;
   case BERTH_A_PARENT_WAITS: p->parent_waits = a->u32; break;
+  case BERTH_A_CONSOLE_PROXY: p->console_proxy = a->u32; break;
   case BERTH_A_SETGROUPS_DENY: p->setgroups_deny = a->u32; break;
   case BERTH_A_START_HOOK: PUSH_NEST(p->start_hooks, p->n_start_hooks, hk_level, hk_attr, "start hooks");
   case BERTH_A_SELINUX_LABEL: p->selinux_label = a->str; break;

@@ -147,6 +147,7 @@ struct plan {
   bool new_keyring;
   const char *keyring_name;
   bool parent_waits;
+  bool console_proxy;
   bool cgroup_ns_after_sync;
   struct plan_hook *start_hooks;
   size_t n_start_hooks;

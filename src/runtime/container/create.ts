@@ -63,8 +63,9 @@ export async function createContainer(ctx: RuntimeContext, options: CreateOption
   const cgroupVersion = detectCgroupVersion();
   validateSpec(spec, { bundle, rootless: process.geteuid?.() !== 0, cgroupVersion });
   const rootfs = rootfsOf(spec, bundle);
-  if (spec.process?.terminal && !options.consoleSocket) {
-    throw new BerthError('ARGUMENT_INVALID', 'process.terminal is true: pass --console-socket to receive the pty master');
+  // In the foreground without a console socket berth-init proxies the pty (runc's `run -t`).
+  if (spec.process?.terminal && !options.consoleSocket && !options.foreground) {
+    throw new BerthError('ARGUMENT_INVALID', 'process.terminal is true: pass --console-socket to receive the pty master (or run in the foreground)');
   }
   if (!spec.process?.terminal && options.consoleSocket) {
     throw new BerthError('ARGUMENT_INVALID', '--console-socket was given but process.terminal is false in config.json');

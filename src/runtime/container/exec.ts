@@ -37,8 +37,8 @@ export async function execInContainer(ctx: RuntimeContext, idArg: string, option
   const state = await ctx.store.get(id);
   requireStatus(id, await containerStatus(ctx, state), ['created', 'running'], 'exec in');
   validateProcess(options.process, 'process');
-  if (options.process.terminal && !options.consoleSocket) {
-    throw new BerthError('ARGUMENT_INVALID', 'the process has a terminal: pass --console-socket to receive the pty master');
+  if (options.process.terminal && !options.consoleSocket && options.detach) {
+    throw new BerthError('ARGUMENT_INVALID', 'the process has a terminal: pass --console-socket to receive the pty master (or exec in the foreground)');
   }
   const plan = processToPlan(options.process, {
     id,

@@ -57,6 +57,7 @@ export const A = {
   START_HOOK: 47,
   DEVICE_CGROUP: 48,
   DEVICE_RULE: 49,
+  CONSOLE_PROXY: 50,
 } as const;
 
 export const MODE = { CREATE: 1, EXEC: 2 } as const;

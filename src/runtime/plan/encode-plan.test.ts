@@ -57,6 +57,7 @@ export function fullPlan(): Plan {
     newKeyring: true,
     keyringName: '_ses.golden-1',
     parentWaits: true,
+    consoleProxy: false,
     cgroupNsAfterSync: true,
     startHooks: [{ path: '/bin/hook', args: ['hook', 'start'], env: ['A=1'], timeout: 5 }, { path: '/bin/true', args: [], env: [], timeout: 0 }],
     deviceCgroup: '/sys/fs/cgroup/berth/golden-1',

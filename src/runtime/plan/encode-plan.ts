@@ -180,6 +180,7 @@ export function encodePlan(plan: Plan): Buffer {
   w.bool(A.NEW_KEYRING, plan.newKeyring);
   if (plan.keyringName !== undefined) w.str(A.KEYRING_NAME, plan.keyringName);
   w.bool(A.PARENT_WAITS, plan.parentWaits);
+  w.bool(A.CONSOLE_PROXY, plan.consoleProxy);
   w.bool(A.CGROUP_NS_AFTER_SYNC, plan.cgroupNsAfterSync);
   for (const h of plan.startHooks) {
     w.nest(A.START_HOOK, (n) => {

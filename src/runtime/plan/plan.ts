@@ -160,6 +160,8 @@ export interface Plan {
   keyringName?: string;
   /** Stage-0 waits for the child and exits with its status (foreground run/exec). */
   parentWaits: boolean;
+  /** With a terminal and no console socket: stage 0 copies between the pty and its own stdio (foreground only). */
+  consoleProxy: boolean;
   /** unshare(CLONE_NEWCGROUP) after the parent joined the cgroups (runc's order). */
   cgroupNsAfterSync: boolean;
   /** startContainer hooks (create mode). */

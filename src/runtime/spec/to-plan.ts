@@ -272,6 +272,15 @@ function processPart(
   };
 }
 
+/**
+ * A terminal with no console socket, in the foreground: berth-init keeps the
+ * pty master and copies between it and the caller's stdio (runc's `run -t`).
+ * The callers refuse the detached case before a plan is made.
+ */
+function consoleProxy(terminal: boolean | undefined, ctx: { consoleSocket?: string; parentWaits?: boolean }): boolean {
+  return terminal === true && ctx.consoleSocket === undefined && ctx.parentWaits === true;
+}
+
 function personality(spec: Spec): number | undefined {
   const domain = spec.linux?.personality?.domain;
   if (domain === undefined) return undefined;
@@ -597,6 +606,7 @@ export function specToPlan(spec: Spec, ctx: CreatePlanContext): Plan {
     newKeyring: !(ctx.noNewKeyring ?? false),
     keyringName: ctx.noNewKeyring ? undefined : `_ses.${ctx.id}`,
     parentWaits: ctx.parentWaits ?? false,
+    consoleProxy: consoleProxy(process.terminal, ctx),
     cgroupNsAfterSync: ns.cgroupNsAfterSync,
     startHooks: (spec.hooks?.startContainer ?? []).map((h) => ({
       path: h.path,
@@ -656,6 +666,7 @@ export function processToPlan(process: Process, ctx: ExecPlanContext): Plan {
     newKeyring: !(ctx.noNewKeyring ?? false),
     keyringName: ctx.noNewKeyring ? undefined : `_ses.${ctx.id}`,
     parentWaits: ctx.parentWaits ?? false,
+    consoleProxy: consoleProxy(effective.terminal, ctx),
     cgroupNsAfterSync: false,
     startHooks: [],
     deviceRules: [],
