@@ -52,10 +52,24 @@ export const ERROR_CODES = {
   PLATFORM_INVALID: { kind: 'invalid-argument', summary: 'a platform string is not os[/architecture[/variant]]' },
   PLATFORM_NOT_FOUND: { kind: 'not-found', summary: 'an image index has no manifest for the requested platform' },
   BLOB_NOT_FOUND: { kind: 'not-found', summary: 'the registry has no blob with this digest in the repository' },
+  ARCHIVE_INVALID: { kind: 'invalid-argument', summary: 'an image archive or layout is malformed, unsafe or incomplete; nothing from it was committed' },
   // snapshots
   SNAPSHOT_NOT_FOUND: { kind: 'not-found', summary: 'no snapshot with this key or name exists' },
   SNAPSHOT_EXISTS: { kind: 'already-exists', summary: 'a snapshot with this key or name already exists' },
   SNAPSHOT_STATE: { kind: 'failed-precondition', summary: 'the snapshot is of the wrong kind for the operation, or another snapshot still uses it as its parent' },
+  // the image store and leases
+  IMAGE_NOT_FOUND: { kind: 'not-found', summary: 'no image with this name is in the image store' },
+  IMAGE_EXISTS: { kind: 'already-exists', summary: 'an image with this name is already in the image store' },
+  IMAGE_INVALID: { kind: 'invalid-argument', summary: 'an image record has a bad target descriptor or labels' },
+  LEASE_NOT_FOUND: { kind: 'not-found', summary: 'no lease with this id exists (it expired, or was deleted)' },
+  LEASE_EXISTS: { kind: 'already-exists', summary: 'a lease with this id already exists' },
+  LEASE_INVALID: { kind: 'invalid-argument', summary: 'a lease id, expiry or resource is malformed' },
+  METADATA_UNSUPPORTED: { kind: 'failed-precondition', summary: 'the metadata database has a schema version this berth does not know (written by a newer berth)' },
+  // bundles from images
+  IMAGE_CONFIG_INVALID: { kind: 'invalid-argument', summary: 'an image config (with its overrides) cannot make a container process: no command, a malformed User, Env entry or WorkingDir' },
+  USER_NOT_FOUND: { kind: 'not-found', summary: "a user or group named by the image config or an override is not in the image's /etc/passwd or /etc/group" },
+  ROOTFS_UNSAFE: { kind: 'invalid-argument', summary: "a path read or created in an image's rootfs is a symlink that leaves the rootfs or loops, or is not the kind of file expected" },
+  MOUNT_FAILED: { kind: 'internal', summary: "a rootfs mount or unmount failed; the message is mount's own" },
   // registries
   REGISTRY_UNAVAILABLE: { kind: 'unavailable', summary: 'the registry could not be reached, or kept failing after retries' },
   REGISTRY_UNAUTHORIZED: { kind: 'permission-denied', summary: 'the registry refused the credentials, or the token for the scope' },
