@@ -103,6 +103,8 @@ export interface AuthorizerOptions {
 export class Authorizer {
   readonly #opts: AuthorizerOptions;
   #challenge: Challenge | undefined;
+  /** The endpoint that sent the challenge, for messages. */
+  #endpoint = 'the registry';
   readonly #tokens = new Map<string, CachedToken>();
   readonly #pending = new Map<string, Promise<string>>();
 
@@ -123,22 +125,30 @@ export class Authorizer {
     return undefined;
   }
 
+  /** Who requests are made as, for messages: the user name, or undefined when anonymous. */
+  get identity(): string | undefined {
+    const c = this.#opts.credentials;
+    return c?.username || (c?.identityToken ? 'an identity token' : undefined);
+  }
+
   /**
    * Takes a 401's challenge. Returns true when the request is worth
    * retrying (a new scheme, or a token that may have gone stale); false
-   * when the same credentials were already refused.
+   * when the same credentials were already refused. `endpoint` names the
+   * server in messages (`registry 127.0.0.1:5000`, `mirror https://m`).
    */
-  handleUnauthorized(wwwAuthenticate: string | undefined, scope: string | undefined, host: string): boolean {
+  handleUnauthorized(wwwAuthenticate: string | undefined, scope: string | undefined, endpoint: string): boolean {
     const challenges = wwwAuthenticate ? parseChallenges(wwwAuthenticate) : [];
     const chosen = challenges.find((c) => c.scheme === 'bearer') ?? challenges.find((c) => c.scheme === 'basic');
     if (!chosen) {
-      throw new BerthError('REGISTRY_UNAUTHORIZED', `registry ${host} refused the request and offers no supported authentication (${wwwAuthenticate ?? 'no WWW-Authenticate header'})`);
+      throw new BerthError('REGISTRY_UNAUTHORIZED', `${endpoint} refused the request and offers no supported authentication (${wwwAuthenticate ?? 'no WWW-Authenticate header'})`);
     }
     const before = this.#challenge;
     this.#challenge = chosen;
+    this.#endpoint = endpoint;
     if (chosen.scheme === 'basic') {
       if (!this.#opts.credentials?.username) {
-        throw new BerthError('REGISTRY_UNAUTHORIZED', `registry ${host} needs a username and password; log in first`);
+        throw new BerthError('REGISTRY_UNAUTHORIZED', `${endpoint} needs a username and password; log in first`);
       }
       return before?.scheme !== 'basic';
     }
@@ -205,10 +215,13 @@ export class Authorizer {
     }
     const body = await readBody(res.body, 1 << 20);
     if (res.status === 401 || res.status === 403) {
-      throw new BerthError('REGISTRY_UNAUTHORIZED', `token service ${url.host} refused ${creds?.username ? `the credentials of \`${creds.username}\`` : 'anonymous access'} for \`${scope ?? ''}\``);
+      throw new BerthError(
+        'REGISTRY_UNAUTHORIZED',
+        `token service ${url.host} of ${this.#endpoint} refused ${creds?.username ? `the credentials of \`${creds.username}\`` : 'anonymous access'} for \`${scope ?? ''}\``,
+      );
     }
     if (res.status !== 200) {
-      throw new BerthError(res.status >= 500 ? 'REGISTRY_UNAVAILABLE' : 'REGISTRY_PROTOCOL', `token service ${url.host} answered ${res.status} for \`${scope ?? ''}\``);
+      throw new BerthError(res.status >= 500 ? 'REGISTRY_UNAVAILABLE' : 'REGISTRY_PROTOCOL', `token service ${url.host} of ${this.#endpoint} answered ${res.status} for \`${scope ?? ''}\``);
     }
     let json: { token?: unknown; access_token?: unknown; expires_in?: unknown };
     try {

@@ -11,16 +11,24 @@
  * manifest is checked against the digest it was asked by, or the
  * `Docker-Content-Digest` the server claims, before anyone parses it
  * (DESIGN.md rule 6).
+ *
+ * Mirrors (Docker's `registry-mirrors`, containerd's `hosts.toml`) are
+ * endpoints of their own, tried in order before the registry for the reads
+ * of a pull (resolve, fetchManifest, openBlob); a mirror that cannot answer
+ * is passed over for the next. A mirror is trusted no more than the
+ * registry: manifests are verified before they are returned (a lie falls
+ * through), blobs by the content store at commit.
  */
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { BerthError, isBerthError } from '../../errors/index.js';
+import type { Logger } from '../../util/logger.js';
 import { parseDigest } from '../digest/digest.js';
 import { ACCEPT_MANIFESTS } from '../manifest/media-types.js';
 import { parseManifest } from '../manifest/parse-manifest.js';
 import type { Descriptor, ParsedManifest } from '../manifest/types.js';
 import { formatReference, parseDockerReference, type ImageReference } from '../reference/index.js';
-import { Authorizer, repositoryScope } from './auth.js';
+import { Authorizer, parseChallenges, repositoryScope } from './auth.js';
 import { loadCertsDir } from './certs-dir.js';
 import type { CredentialLookup } from './credentials.js';
 import { discard, header, HttpTransport, readBody, type HttpRequest, type HttpResponse, type TlsOptions } from './http-transport.js';
@@ -42,6 +50,21 @@ export interface RegistryClientOptions {
   /** Fails a request when nothing arrives for this long. Default 60 s. */
   idleTimeoutMs?: number;
   userAgent?: string;
+  /**
+   * Mirrors per registry host (`docker.io`, `host[:port]`): origins such as
+   * `https://mirror.example` or `http://127.0.0.1:5001`, tried in order
+   * before the registry when pulling. Pushes and blob checks go to the
+   * registry only. Plain HTTP only for loopback hosts and
+   * `insecureRegistries`; credentials, TLS (`certsDir`, `tls`) and auth
+   * challenges are those of the mirror's own host, never the registry's.
+   */
+  mirrors?: Record<string, readonly string[]>;
+  /** How long a mirror that could not be reached is passed over. Default 30 s. */
+  mirrorBackoffMs?: number;
+  /** Where a mirror being passed over is reported, at debug level. */
+  logger?: Pick<Logger, 'debug'>;
+  /** The clock for token lifetimes and mirror backoff (tests hand in a fake one). */
+  now?: () => number;
 }
 
 export interface ResolvedManifest {
@@ -69,17 +92,59 @@ export interface BlobUploadOptions {
 /** How a pushed blob got there. */
 export type BlobPushResult = 'exists' | 'mounted' | 'uploaded';
 
+/** One endpoint: a registry, or a mirror of one. */
 interface HostState {
-  domain: string;
+  /** For messages: `registry 127.0.0.1:5000`, `mirror https://mirror.example`. */
+  label: string;
+  mirror: boolean;
   base: URL;
   transport: HttpTransport;
   authorizer: Authorizer;
 }
 
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])(:\d+)?$/;
+const HOST_PORT = /^([a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])(:\d{1,5})?$/i;
+const DOCKER_HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com']);
 
 function endpointHost(domain: string): string {
   return domain === 'docker.io' ? 'registry-1.docker.io' : domain;
+}
+
+/**
+ * Checks the `mirrors` option and keys it by the registry's domain as
+ * references name it (Docker Hub's aliases are `docker.io`). Each mirror
+ * is an origin, as Docker's `registry-mirrors` wants: no path, query,
+ * credentials or fragment.
+ */
+function parseMirrors(mirrors: Record<string, readonly string[]>, insecure: readonly string[]): Map<string, URL[]> {
+  const out = new Map<string, URL[]>();
+  for (const [key, list] of Object.entries(mirrors)) {
+    if (!HOST_PORT.test(key)) {
+      throw new BerthError('ARGUMENT_INVALID', `mirrors: registry \`${key}\` must be a host[:port] such as docker.io or 127.0.0.1:5000, without scheme or path`);
+    }
+    const domain = DOCKER_HUB_ALIASES.has(key.toLowerCase()) ? 'docker.io' : key.toLowerCase();
+    if (!Array.isArray(list)) throw new BerthError('ARGUMENT_INVALID', `mirrors of registry \`${key}\` must be a list of URLs`);
+    const urls = out.get(domain) ?? [];
+    for (const text of list) {
+      const what = `mirror \`${String(text)}\` of registry \`${key}\``;
+      let url: URL;
+      try {
+        url = new URL(String(text));
+      } catch {
+        throw new BerthError('ARGUMENT_INVALID', `${what} is not a URL; give an origin such as https://mirror.example`);
+      }
+      if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new BerthError('ARGUMENT_INVALID', `${what}: the scheme must be https or http`);
+      if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash || url.username || url.password) {
+        throw new BerthError('ARGUMENT_INVALID', `${what} must be an origin (scheme, host and port), without path, query, credentials or fragment`);
+      }
+      if (url.protocol === 'http:' && !LOOPBACK.test(url.host) && !insecure.includes(url.host)) {
+        throw new BerthError('ARGUMENT_INVALID', `${what}: plain HTTP is allowed only for loopback hosts and insecure registries; use https or mark ${url.host} insecure`);
+      }
+      urls.push(new URL(url.origin));
+    }
+    out.set(domain, urls);
+  }
+  return out;
 }
 
 function toRef(ref: ImageReference | string): ImageReference {
@@ -106,32 +171,68 @@ async function registryErrorText(res: HttpResponse): Promise<string> {
   return text ? ` (${text})` : '';
 }
 
+/**
+ * Why a 401 or 403 happened, for the message: who asked, and the scope the
+ * registry wanted (its challenge names it; `error="insufficient_scope"`
+ * means the token lacked it, `invalid_token` that it was not accepted).
+ */
+function refusal(h: HostState, res: HttpResponse, detail: string): string {
+  const challenge = parseChallenges(header(res.headers, 'www-authenticate') ?? '').find((c) => c.scheme === 'bearer' || c.scheme === 'basic');
+  const who = h.authorizer.identity;
+  const scope = challenge?.params.scope ? ` to \`${challenge.params.scope}\`` : '';
+  const error = challenge?.params.error ? ` ${challenge.params.error}` : '';
+  return `${h.label} refused ${who ? `\`${who}\` access` : 'anonymous access'}${scope} (${res.status}${error})${detail}${who ? '' : '; log in first'}`;
+}
+
 export class RegistryClient {
   readonly #opts: RegistryClientOptions;
   readonly #hosts = new Map<string, Promise<HostState>>();
   readonly #userAgent: string;
+  readonly #mirrors: Map<string, URL[]>;
+  /** Mirror origins that could not be reached, and until when they are passed over. */
+  readonly #mirrorDown = new Map<string, number>();
 
+  /** Fails with `ARGUMENT_INVALID` naming the entry when `mirrors` has one that is not an allowed origin. */
   constructor(options: RegistryClientOptions = {}) {
     this.#opts = options;
     this.#userAgent = options.userAgent ?? 'berth/0.1';
+    this.#mirrors = parseMirrors(options.mirrors ?? {}, options.insecureRegistries ?? []);
   }
 
   get retryOptions(): RetryOptions {
     return this.#opts.retry ?? {};
   }
 
-  #insecure(domain: string): boolean {
-    return this.#opts.insecureRegistries?.includes(domain) ?? false;
+  get #now(): number {
+    return (this.#opts.now ?? Date.now)();
   }
 
-  #host(domain: string, signal?: AbortSignal): Promise<HostState> {
-    let p = this.#hosts.get(domain);
+  #insecure(host: string): boolean {
+    return this.#opts.insecureRegistries?.includes(host) ?? false;
+  }
+
+  #cached(key: string, open: () => Promise<HostState>): Promise<HostState> {
+    let p = this.#hosts.get(key);
     if (!p) {
-      p = this.#openHost(domain, signal);
-      p.catch(() => this.#hosts.delete(domain));
-      this.#hosts.set(domain, p);
+      p = open();
+      p.catch(() => this.#hosts.delete(key));
+      this.#hosts.set(key, p);
     }
     return p;
+  }
+
+  /** The registry's own endpoint. */
+  #host(domain: string, signal?: AbortSignal): Promise<HostState> {
+    return this.#cached(domain, () => {
+      const host = endpointHost(domain);
+      const schemes = this.#insecure(domain) || LOOPBACK.test(domain) ? ['https:', 'http:'] : ['https:'];
+      return this.#openEndpoint({ label: `registry ${domain}`, authHost: domain, mirror: false, bases: schemes.map((s) => new URL(`${s}//${host}/`)) }, signal);
+    });
+  }
+
+  /** A mirror's endpoint: the scheme it was given, its own host's TLS, credentials and challenge. */
+  #mirrorHost(origin: URL, signal?: AbortSignal): Promise<HostState> {
+    return this.#cached(`mirror ${origin.origin}`, () => this.#openEndpoint({ label: `mirror ${origin.origin}`, authHost: origin.host, mirror: true, bases: [origin] }, signal));
   }
 
   /**
@@ -139,48 +240,48 @@ export class RegistryClient {
    * then plain HTTP when allowed and the HTTPS handshake failed. A 401 here
    * gives the challenge before the first real request.
    */
-  async #openHost(domain: string, signal?: AbortSignal): Promise<HostState> {
-    const host = endpointHost(domain);
-    const insecure = this.#insecure(domain);
-    const tls: TlsOptions = { ...(this.#opts.certsDir ? await loadCertsDir(this.#opts.certsDir, domain) : {}), ...this.#opts.tls?.[domain] };
+  async #openEndpoint(target: { label: string; authHost: string; mirror: boolean; bases: URL[] }, signal?: AbortSignal): Promise<HostState> {
+    const { label, authHost, mirror, bases } = target;
+    const insecure = this.#insecure(authHost);
+    const tls: TlsOptions = { ...(this.#opts.certsDir ? await loadCertsDir(this.#opts.certsDir, authHost) : {}), ...this.#opts.tls?.[authHost] };
     if (insecure) tls.rejectUnauthorized = false;
     const transport = new HttpTransport(tls);
-    const authorizer = new Authorizer({ transport, credentials: this.#opts.credentials?.(domain), userAgent: this.#userAgent });
-    const schemes = insecure || LOOPBACK.test(domain) ? ['https:', 'http:'] : ['https:'];
+    const authorizer = new Authorizer({ transport, credentials: this.#opts.credentials?.(authHost), userAgent: this.#userAgent, ...(this.#opts.now ? { now: this.#opts.now } : {}) });
     let lastError: unknown;
-    for (const scheme of schemes) {
-      const base = new URL(`${scheme}//${host}/`);
+    for (const base of bases) {
       try {
         const res = await withRetry(
           async () => {
             const r = await transport.request(new URL('/v2/', base), { method: 'GET', headers: { 'user-agent': this.#userAgent }, signal, idleTimeoutMs: this.#idle });
             discard(r.body);
-            if (isRetryableStatus(r.status)) throw new RetryableError(`status ${r.status}`, new BerthError('REGISTRY_UNAVAILABLE', `registry ${domain} answered ${r.status} to /v2/`));
+            if (isRetryableStatus(r.status)) throw new RetryableError(`status ${r.status}`, new BerthError('REGISTRY_UNAVAILABLE', `${label} answered ${r.status} to /v2/`));
             return r;
           },
-          `registry ${domain} (${base.origin})`,
+          mirror ? label : `${label} (${base.origin})`,
           // A handshake failure is not worth retrying: it is the signal to try plain HTTP.
-          { ...this.retryOptions, signal, ...(scheme === 'https:' && schemes.length > 1 ? { attempts: 1 } : {}) },
+          // A mirror is not worth waiting for: the next endpoint can answer.
+          { ...this.retryOptions, signal, ...((base.protocol === 'https:' && bases.length > 1) || mirror ? { attempts: 1 } : {}) },
         );
-        if (res.status === 401) authorizer.handleUnauthorized(header(res.headers, 'www-authenticate'), undefined, domain);
-        else if (res.status !== 200 && res.status !== 404) {
-          // Some registries answer /v2/ oddly; the real requests will tell.
-        }
-        return { domain, base, transport, authorizer };
+        if (res.status === 401) authorizer.handleUnauthorized(header(res.headers, 'www-authenticate'), undefined, label);
+        // Other statuses: some registries answer /v2/ oddly; the real requests will tell.
+        return { label, mirror, base, transport, authorizer };
       } catch (err) {
         lastError = err;
         const cause = isBerthError(err) ? (err.cause ?? err) : err;
-        if (scheme === 'https:' && schemes.length > 1 && (isTlsHandshakeError(cause) || isTlsHandshakeError(err))) continue;
-        if (isBerthError(err)) throw err;
+        if (base.protocol === 'https:' && bases.length > 1 && (isTlsHandshakeError(cause) || isTlsHandshakeError(err))) continue;
+        if (isBerthError(err)) {
+          transport.close();
+          throw err;
+        }
         break;
       }
     }
     transport.close();
     const message = (lastError as Error)?.message ?? String(lastError);
     if (/certificate|self.signed|unable to verify/i.test(message)) {
-      throw new BerthError('REGISTRY_UNAVAILABLE', `registry ${domain}: TLS verification failed (${message}); add its CA to certs.d/${domain}/ca.crt or mark it insecure`, { cause: lastError });
+      throw new BerthError('REGISTRY_UNAVAILABLE', `${label}: TLS verification failed (${message}); add its CA to certs.d/${authHost}/ca.crt or mark it insecure`, { cause: lastError });
     }
-    throw new BerthError('REGISTRY_UNAVAILABLE', `registry ${domain} cannot be reached: ${message}`, { cause: lastError });
+    throw new BerthError('REGISTRY_UNAVAILABLE', `${label} cannot be reached: ${message}`, { cause: lastError });
   }
 
   get #idle(): number {
@@ -188,14 +289,50 @@ export class RegistryClient {
   }
 
   /**
-   * Sends one request to the registry with authorization for `scope`; on a
+   * Runs a read of a pull against each mirror of the reference's registry in
+   * turn, then against the registry itself, whose error is the one that
+   * counts. A mirror fails through whatever it answers: unreachable, 5xx,
+   * 404, a 401 its challenge cannot satisfy, or content that does not verify
+   * (only what the mirror says before a body is used: a blob's bytes are
+   * checked by the store at commit, and a lie there is
+   * `CONTENT_DIGEST_MISMATCH`). One that could not be reached is passed over
+   * for `mirrorBackoffMs`, so a dead mirror costs one timeout, not one per blob.
+   */
+  async #pullFrom<T>(ref: ImageReference, what: string, signal: AbortSignal | undefined, read: (h: HostState) => Promise<T>): Promise<T> {
+    for (const origin of this.#mirrors.get(ref.domain.toLowerCase()) ?? []) {
+      const key = origin.origin;
+      const downUntil = this.#mirrorDown.get(key);
+      if (downUntil !== undefined && downUntil > this.#now) {
+        this.#debug(`${what}: skipping mirror ${key}, unreachable or failing a moment ago`);
+        continue;
+      }
+      this.#mirrorDown.delete(key);
+      try {
+        const out = await read(await this.#mirrorHost(origin, signal));
+        this.#debug(`${what}: from mirror ${key}`);
+        return out;
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        if (isBerthError(err, 'REGISTRY_UNAVAILABLE') || isNetworkError(err)) this.#mirrorDown.set(key, this.#now + (this.#opts.mirrorBackoffMs ?? 30_000));
+        const reason = err instanceof RetryableError ? err.final.message : ((err as Error)?.message ?? String(err));
+        this.#debug(`${what}: mirror ${key} failed, trying the next endpoint: ${reason}`);
+      }
+    }
+    return read(await this.#host(ref.domain, signal));
+  }
+
+  #debug(message: string): void {
+    this.#opts.logger?.debug(message);
+  }
+
+  /**
+   * Sends one request to the endpoint with authorization for `scope`; on a
    * 401 takes the challenge and retries once (when the body can be re-sent).
    */
-  async #send(ref: ImageReference, target: string | URL, scope: string, req: HttpRequest): Promise<HttpResponse> {
-    const h = await this.#host(ref.domain, req.signal);
+  async #send(h: HostState, target: string | URL, scope: string, req: HttpRequest): Promise<HttpResponse> {
     const url = typeof target === 'string' ? new URL(target, h.base) : target;
     if (url.protocol === 'http:' && h.base.protocol === 'https:') {
-      throw new BerthError('REGISTRY_INSECURE', `registry ${ref.domain} sent a plain HTTP location (${url.origin}); mark it insecure to allow that`);
+      throw new BerthError('REGISTRY_INSECURE', `${h.label} sent a plain HTTP location (${url.origin}); mark it insecure to allow that`);
     }
     for (let attempt = 0; ; attempt++) {
       const headers: Record<string, string> = { 'user-agent': this.#userAgent, ...req.headers };
@@ -204,25 +341,35 @@ export class RegistryClient {
       const res = await h.transport.request(url, { idleTimeoutMs: this.#idle, ...req, headers });
       const resendable = req.body === undefined || Buffer.isBuffer(req.body);
       if (res.status === 401 && attempt === 0 && resendable) {
-        discard(res.body);
-        if (h.authorizer.handleUnauthorized(header(res.headers, 'www-authenticate'), scope, ref.domain)) continue;
-        return res;
+        let again: boolean;
+        try {
+          again = h.authorizer.handleUnauthorized(header(res.headers, 'www-authenticate'), scope, h.label);
+        } catch (err) {
+          discard(res.body);
+          throw err;
+        }
+        if (again) {
+          discard(res.body);
+          continue;
+        }
       }
+      // A 401 not worth another try keeps its body: the caller's error quotes it.
       return res;
     }
   }
 
   /** Turns an unexpected status into the right error; 5xx and 429 become retryable. */
-  async #fail(res: HttpResponse, what: string, notFound?: BerthError): Promise<never> {
+  async #fail(h: HostState, res: HttpResponse, what: string, notFound?: BerthError): Promise<never> {
     const detail = await registryErrorText(res);
     if (res.status === 404 && notFound) throw notFound;
-    if (res.status === 401 || res.status === 403) throw new BerthError('REGISTRY_UNAUTHORIZED', `${what}: the registry refused access (${res.status})${detail}`);
-    if (isRetryableStatus(res.status)) throw new RetryableError(`status ${res.status}`, new BerthError('REGISTRY_UNAVAILABLE', `${what}: the registry answered ${res.status}${detail}`));
-    throw new BerthError('REGISTRY_PROTOCOL', `${what}: unexpected status ${res.status}${detail}`);
+    if (res.status === 401 || res.status === 403) throw new BerthError('REGISTRY_UNAUTHORIZED', `${what}: ${refusal(h, res, detail)}`);
+    if (isRetryableStatus(res.status)) throw new RetryableError(`status ${res.status}`, new BerthError('REGISTRY_UNAVAILABLE', `${what}: ${h.label} answered ${res.status}${detail}`));
+    throw new BerthError('REGISTRY_PROTOCOL', `${what}: ${h.label} answered with unexpected status ${res.status}${detail}`);
   }
 
-  #retry<T>(fn: () => Promise<T>, describe: string, signal?: AbortSignal): Promise<T> {
-    return withRetry(fn, describe, { ...this.retryOptions, signal });
+  /** Retries with backoff against the registry; a mirror gets one try, since the next endpoint can answer. */
+  #retry<T>(h: HostState, fn: () => Promise<T>, describe: string, signal?: AbortSignal): Promise<T> {
+    return withRetry(fn, describe, { ...this.retryOptions, signal, ...(h.mirror ? { attempts: 1 } : {}) });
   }
 
   /**
@@ -233,25 +380,36 @@ export class RegistryClient {
    */
   async resolve(input: ImageReference | string, options: { signal?: AbortSignal } = {}): Promise<ResolvedManifest> {
     const ref = toRef(input);
-    const name = formatReference(ref);
     if (ref.digest) {
       const m = await this.fetchManifest(ref, { digest: ref.digest, mediaType: '', size: -1 }, options);
       return { ref, descriptor: m.descriptor, bytes: m.bytes };
     }
+    return this.#pullFrom(ref, `resolving \`${formatReference(ref)}\``, options.signal, (h) => this.#resolveAt(h, ref, options.signal));
+  }
+
+  async #resolveAt(h: HostState, ref: ImageReference, signal?: AbortSignal): Promise<ResolvedManifest> {
+    const name = formatReference(ref);
     const tag = ref.tag ?? 'latest';
     const scope = repositoryScope(ref.path, ['pull']);
     const path = `/v2/${ref.path}/manifests/${tag}`;
-    const notFound = new BerthError('MANIFEST_NOT_FOUND', `\`${name}\`: manifest unknown to the registry`);
+    const notFound = new BerthError('MANIFEST_NOT_FOUND', `\`${name}\`: manifest unknown to ${h.label}`);
+    if (h.mirror) {
+      // A mirror's answer is taken with its bytes, verified here: a HEAD would
+      // let it hand a wrong size or digest to the next endpoint when it lies.
+      const got = await this.#getManifest(h, ref, tag, undefined, signal);
+      return { ref: { ...ref, digest: got.descriptor.digest }, descriptor: got.descriptor, bytes: got.bytes };
+    }
     const headed = await this.#retry(
+      h,
       async () => {
-        const res = await this.#send(ref, path, scope, { method: 'HEAD', headers: { accept: ACCEPT_MANIFESTS.join(', ') }, signal: options.signal });
+        const res = await this.#send(h, path, scope, { method: 'HEAD', headers: { accept: ACCEPT_MANIFESTS.join(', ') }, signal });
         discard(res.body);
         if (res.status === 200) return res;
         if (res.status === 405 || res.status === 400) return undefined;
-        return this.#fail(res, `resolving \`${name}\``, notFound);
+        return this.#fail(h, res, `resolving \`${name}\``, notFound);
       },
       `resolving \`${name}\``,
-      options.signal,
+      signal,
     );
     const digest = headed && header(headed.headers, 'docker-content-digest');
     const length = headed && Number(header(headed.headers, 'content-length'));
@@ -260,12 +418,12 @@ export class RegistryClient {
       try {
         parseDigest(digest);
       } catch (err) {
-        throw new BerthError('REGISTRY_PROTOCOL', `\`${name}\`: the registry sent an invalid Docker-Content-Digest \`${digest}\``, { cause: err });
+        throw new BerthError('REGISTRY_PROTOCOL', `\`${name}\`: ${h.label} sent an invalid Docker-Content-Digest \`${digest}\``, { cause: err });
       }
       return { ref: { ...ref, digest }, descriptor: { mediaType: type.split(';')[0]!.trim(), digest, size: length! } };
     }
     // GET by tag: the bytes are hashed here, and must agree with any digest the server claims.
-    const got = await this.#getManifest(ref, tag, undefined, options.signal);
+    const got = await this.#getManifest(h, ref, tag, undefined, signal);
     return { ref: { ...ref, digest: got.descriptor.digest }, descriptor: got.descriptor, bytes: got.bytes };
   }
 
@@ -277,31 +435,35 @@ export class RegistryClient {
   async fetchManifest(input: ImageReference | string, descriptor: Descriptor, options: { signal?: AbortSignal } = {}): Promise<FetchedManifest> {
     const ref = toRef(input);
     parseDigest(descriptor.digest);
-    const got = await this.#getManifest(ref, descriptor.digest, descriptor, options.signal);
-    const parsed = parseManifest(got.bytes, { name: got.descriptor.digest, mediaType: got.descriptor.mediaType });
-    return { descriptor: { ...got.descriptor, mediaType: parsed.mediaType }, bytes: got.bytes, parsed };
+    return this.#pullFrom(ref, `fetching manifest ${descriptor.digest} of ${ref.domain}/${ref.path}`, options.signal, async (h) => {
+      const got = await this.#getManifest(h, ref, descriptor.digest, descriptor, options.signal);
+      const parsed = parseManifest(got.bytes, { name: got.descriptor.digest, mediaType: got.descriptor.mediaType });
+      return { descriptor: { ...got.descriptor, mediaType: parsed.mediaType }, bytes: got.bytes, parsed };
+    });
   }
 
-  async #getManifest(ref: ImageReference, tagOrDigest: string, expected: Descriptor | undefined, signal?: AbortSignal): Promise<{ descriptor: Descriptor; bytes: Buffer }> {
+  async #getManifest(h: HostState, ref: ImageReference, tagOrDigest: string, expected: Descriptor | undefined, signal?: AbortSignal): Promise<{ descriptor: Descriptor; bytes: Buffer }> {
     const name = expected ? `${ref.domain}/${ref.path}@${expected.digest}` : formatReference(ref);
+    const from = h.mirror ? ` from ${h.label}` : '';
     const scope = repositoryScope(ref.path, ['pull']);
-    const notFound = new BerthError('MANIFEST_NOT_FOUND', `manifest \`${name}\` is unknown to the registry`);
+    const notFound = new BerthError('MANIFEST_NOT_FOUND', `manifest \`${name}\` is unknown to ${h.label}`);
     const { res, bytes } = await this.#retry(
+      h,
       async () => {
-        const r = await this.#send(ref, `/v2/${ref.path}/manifests/${tagOrDigest}`, scope, { method: 'GET', headers: { accept: ACCEPT_MANIFESTS.join(', ') }, signal });
-        if (r.status !== 200) return this.#fail(r, `fetching manifest \`${name}\``, notFound);
+        const r = await this.#send(h, `/v2/${ref.path}/manifests/${tagOrDigest}`, scope, { method: 'GET', headers: { accept: ACCEPT_MANIFESTS.join(', ') }, signal });
+        if (r.status !== 200) return this.#fail(h, r, `fetching manifest \`${name}\``, notFound);
         const limit = expected && expected.size >= 0 ? Math.min(expected.size, MAX_MANIFEST_BYTES) : MAX_MANIFEST_BYTES;
         const declared = Number(header(r.headers, 'content-length'));
         if (Number.isSafeInteger(declared) && declared > MAX_MANIFEST_BYTES) {
           discard(r.body);
-          throw new BerthError('MANIFEST_INVALID', `manifest \`${name}\` is ${declared} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit`);
+          throw new BerthError('MANIFEST_INVALID', `manifest \`${name}\`${from} is ${declared} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit`);
         }
         let body: Buffer;
         try {
           body = await readBody(r.body, limit);
         } catch (err) {
           if (err instanceof RangeError) {
-            throw new BerthError('CONTENT_SIZE_MISMATCH', `manifest \`${name}\`: the registry sent more than the ${limit} bytes expected; nothing was stored`);
+            throw new BerthError('CONTENT_SIZE_MISMATCH', `manifest \`${name}\`: ${h.label} sent more than the ${limit} bytes expected; nothing was stored`);
           }
           throw err;
         }
@@ -319,19 +481,19 @@ export class RegistryClient {
       const { algorithm } = parseDigest(want);
       digest = `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
       if (digest !== want) {
-        throw new BerthError('CONTENT_DIGEST_MISMATCH', `manifest \`${name}\`: the registry sent content with digest ${digest}, not ${want}; nothing was stored`);
+        throw new BerthError('CONTENT_DIGEST_MISMATCH', `manifest \`${name}\`: ${h.label} sent content with digest ${digest}, not ${want}; nothing was stored`);
       }
       if (claimed && expected && claimed !== expected.digest) {
         // Another algorithm is allowed; the same algorithm with another value is a lie.
         if (parseDigest(claimed).algorithm === parseDigest(expected.digest).algorithm) {
-          throw new BerthError('CONTENT_DIGEST_MISMATCH', `manifest \`${name}\`: the registry claims Docker-Content-Digest ${claimed} for it; nothing was stored`);
+          throw new BerthError('CONTENT_DIGEST_MISMATCH', `manifest \`${name}\`: ${h.label} claims Docker-Content-Digest ${claimed} for it; nothing was stored`);
         }
       }
     } else {
       digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
     }
     if (expected && expected.size >= 0 && bytes.length !== expected.size) {
-      throw new BerthError('CONTENT_SIZE_MISMATCH', `manifest \`${name}\` is ${bytes.length} bytes, not ${expected.size}; nothing was stored`);
+      throw new BerthError('CONTENT_SIZE_MISMATCH', `manifest \`${name}\`${from} is ${bytes.length} bytes, not ${expected.size}; nothing was stored`);
     }
     return { descriptor: { mediaType: expected?.mediaType || mediaType, digest, size: bytes.length }, bytes };
   }
@@ -340,23 +502,29 @@ export class RegistryClient {
    * Opens a blob from `offset` (a Range request, for resume). A server that
    * ignores the range gets its first `offset` bytes skipped; a body whose
    * length disagrees with the descriptor fails before any byte is used.
+   * The bytes are not verified here: the caller's store checks the digest
+   * at commit, whichever endpoint sent them.
    */
   async openBlob(input: ImageReference | string, descriptor: Descriptor, options: { offset?: number; signal?: AbortSignal } = {}): Promise<AsyncIterable<Uint8Array>> {
     const ref = toRef(input);
-    const offset = options.offset ?? 0;
     const what = `blob ${descriptor.digest} of ${ref.domain}/${ref.path}`;
+    return this.#pullFrom(ref, `fetching ${what}`, options.signal, (h) => this.#openBlobAt(h, ref, descriptor, what, options));
+  }
+
+  async #openBlobAt(h: HostState, ref: ImageReference, descriptor: Descriptor, what: string, options: { offset?: number; signal?: AbortSignal }): Promise<AsyncIterable<Uint8Array>> {
+    const offset = options.offset ?? 0;
     const headers: Record<string, string> = {};
     if (offset > 0) headers.range = `bytes=${offset}-`;
-    const res = await this.#send(ref, `/v2/${ref.path}/blobs/${descriptor.digest}`, repositoryScope(ref.path, ['pull']), { method: 'GET', headers, signal: options.signal });
+    const res = await this.#send(h, `/v2/${ref.path}/blobs/${descriptor.digest}`, repositoryScope(ref.path, ['pull']), { method: 'GET', headers, signal: options.signal });
     if (res.status !== 200 && res.status !== 206) {
-      return this.#fail(res, `fetching ${what}`, new BerthError('BLOB_NOT_FOUND', `${what} is unknown to the registry`));
+      return this.#fail(h, res, `fetching ${what}`, new BerthError('BLOB_NOT_FOUND', `${what} is unknown to ${h.label}`));
     }
     let skip = 0;
     if (res.status === 206) {
       const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(res.headers, 'content-range') ?? '');
       if (!m || Number(m[1]) !== offset) {
         discard(res.body);
-        throw new BerthError('REGISTRY_PROTOCOL', `fetching ${what}: asked for bytes from ${offset}, got Content-Range \`${header(res.headers, 'content-range') ?? ''}\``);
+        throw new BerthError('REGISTRY_PROTOCOL', `fetching ${what}: asked ${h.label} for bytes from ${offset}, got Content-Range \`${header(res.headers, 'content-range') ?? ''}\``);
       }
     } else {
       skip = offset;
@@ -365,7 +533,7 @@ export class RegistryClient {
     const expectedLength = descriptor.size - offset + skip;
     if (header(res.headers, 'content-length') !== undefined && Number.isSafeInteger(length) && length !== expectedLength) {
       discard(res.body);
-      throw new BerthError('CONTENT_SIZE_MISMATCH', `${what}: the registry sends ${length} bytes where ${expectedLength} are expected; nothing was stored`);
+      throw new BerthError('CONTENT_SIZE_MISMATCH', `${what}: ${h.label} sends ${length} bytes where ${expectedLength} are expected; nothing was stored`);
     }
     return skipBytes(res.body, skip);
   }
@@ -374,12 +542,14 @@ export class RegistryClient {
   async blobExists(input: ImageReference | string, digest: string, options: { signal?: AbortSignal; push?: boolean } = {}): Promise<number | undefined> {
     const ref = toRef(input);
     const what = `blob ${digest} of ${ref.domain}/${ref.path}`;
+    const h = await this.#host(ref.domain, options.signal);
     return this.#retry(
+      h,
       async () => {
-        const res = await this.#send(ref, `/v2/${ref.path}/blobs/${digest}`, repositoryScope(ref.path, options.push ? ['pull', 'push'] : ['pull']), { method: 'HEAD', signal: options.signal });
+        const res = await this.#send(h, `/v2/${ref.path}/blobs/${digest}`, repositoryScope(ref.path, options.push ? ['pull', 'push'] : ['pull']), { method: 'HEAD', signal: options.signal });
         discard(res.body);
         if (res.status === 404) return undefined;
-        if (res.status !== 200) return this.#fail(res, `checking ${what}`);
+        if (res.status !== 200) return this.#fail(h, res, `checking ${what}`);
         const n = Number(header(res.headers, 'content-length'));
         return Number.isSafeInteger(n) ? n : -1;
       },
@@ -399,29 +569,45 @@ export class RegistryClient {
     const { signal } = options;
     const what = `blob ${descriptor.digest} to ${ref.domain}/${ref.path}`;
     if ((await this.blobExists(ref, descriptor.digest, { signal, push: true })) !== undefined) return 'exists';
-    const scope =
-      repositoryScope(ref.path, ['pull', 'push']) + (options.mountFrom && options.mountFrom !== ref.path ? ` ${repositoryScope(options.mountFrom, ['pull'])}` : '');
-    const startPath = new URL(`/v2/${ref.path}/blobs/uploads/`, 'http://x');
-    if (options.mountFrom && options.mountFrom !== ref.path) {
-      startPath.searchParams.set('mount', descriptor.digest);
-      startPath.searchParams.set('from', options.mountFrom);
-    }
-    let location = await this.#retry(
-      async () => {
-        const res = await this.#send(ref, startPath.pathname + startPath.search, scope, { method: 'POST', headers: { 'content-length': '0' }, body: Buffer.alloc(0), signal });
-        if (res.status === 201) {
+    const h = await this.#host(ref.domain, signal);
+    const pushScope = repositoryScope(ref.path, ['pull', 'push']);
+    const mountFrom = options.mountFrom && options.mountFrom !== ref.path ? options.mountFrom : undefined;
+    /** POST to start an upload; with `from`, the registry may mount the blob instead (201). */
+    const startUpload = (mount: string | undefined): Promise<URL | undefined> => {
+      const startPath = new URL(`/v2/${ref.path}/blobs/uploads/`, 'http://x');
+      if (mount) {
+        startPath.searchParams.set('mount', descriptor.digest);
+        startPath.searchParams.set('from', mount);
+      }
+      // A mount needs pull on the source repository too; the registry checks it.
+      const scope = mount ? `${pushScope} ${repositoryScope(mount, ['pull'])}` : pushScope;
+      return this.#retry(
+        h,
+        async () => {
+          const res = await this.#send(h, startPath.pathname + startPath.search, scope, { method: 'POST', headers: { 'content-length': '0' }, body: Buffer.alloc(0), signal });
+          if (res.status === 201) {
+            discard(res.body);
+            return undefined;
+          }
+          if (res.status !== 202) return this.#fail(h, res, `starting upload of ${what}${mount ? ` (mounted from ${mount})` : ''}`);
           discard(res.body);
-          return undefined;
-        }
-        if (res.status !== 202) return this.#fail(res, `starting upload of ${what}`);
-        discard(res.body);
-        const loc = header(res.headers, 'location');
-        if (!loc) throw new BerthError('REGISTRY_PROTOCOL', `starting upload of ${what}: no Location in the 202`);
-        return new URL(loc, res.url);
-      },
-      `starting upload of ${what}`,
-      signal,
-    );
+          const loc = header(res.headers, 'location');
+          if (!loc) throw new BerthError('REGISTRY_PROTOCOL', `starting upload of ${what}: no Location in the 202`);
+          return new URL(loc, res.url);
+        },
+        `starting upload of ${what}`,
+        signal,
+      );
+    };
+    let location: URL | undefined;
+    try {
+      location = await startUpload(mountFrom);
+    } catch (err) {
+      // Refused with the source repository in the scope: the user may not read it. Upload instead, as Docker does.
+      if (!mountFrom || !isBerthError(err, 'REGISTRY_UNAUTHORIZED')) throw err;
+      this.#debug(`${what}: mount from ${mountFrom} refused, uploading: ${err.message}`);
+      location = await startUpload(undefined);
+    }
     if (location === undefined) return 'mounted';
 
     const chunk = options.chunkSizeBytes;
@@ -432,13 +618,13 @@ export class RegistryClient {
       for (;;) {
         const piece = await reader.next();
         if (piece === undefined) break;
-        const res = await this.#send(ref, location, scope, {
+        const res = await this.#send(h, location, pushScope, {
           method: 'PATCH',
           headers: { 'content-type': 'application/octet-stream', 'content-range': `${start}-${start + piece.length - 1}` },
           body: piece,
           signal,
         });
-        if (res.status !== 202) return this.#fail(res, `uploading ${what} (bytes ${start}-${start + piece.length - 1})`);
+        if (res.status !== 202) return this.#fail(h, res, `uploading ${what} (bytes ${start}-${start + piece.length - 1})`);
         discard(res.body);
         const loc = header(res.headers, 'location');
         if (loc) location = new URL(loc, res.url);
@@ -446,20 +632,20 @@ export class RegistryClient {
       }
       if (start !== descriptor.size) throw new BerthError('CONTENT_SIZE_MISMATCH', `uploading ${what}: the source gave ${start} bytes, not ${descriptor.size}`);
       location.searchParams.set('digest', descriptor.digest);
-      const res = await this.#send(ref, location, scope, { method: 'PUT', headers: { 'content-length': '0' }, body: Buffer.alloc(0), signal });
-      if (res.status !== 201) return this.#fail(res, `completing upload of ${what}`);
+      const res = await this.#send(h, location, pushScope, { method: 'PUT', headers: { 'content-length': '0' }, body: Buffer.alloc(0), signal });
+      if (res.status !== 201) return this.#fail(h, res, `completing upload of ${what}`);
       this.#checkDigestHeader(res, descriptor.digest, what);
       discard(res.body);
       return 'uploaded';
     }
     location.searchParams.set('digest', descriptor.digest);
-    const res = await this.#send(ref, location, scope, {
+    const res = await this.#send(h, location, pushScope, {
       method: 'PUT',
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(descriptor.size) },
       body: await open(0),
       signal,
     });
-    if (res.status !== 201) return this.#fail(res, `uploading ${what}`);
+    if (res.status !== 201) return this.#fail(h, res, `uploading ${what}`);
     this.#checkDigestHeader(res, descriptor.digest, what);
     discard(res.body);
     return 'uploaded';
@@ -481,15 +667,17 @@ export class RegistryClient {
     const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
     const target = options.tag ?? ref.tag ?? digest;
     const what = `manifest ${digest} to ${ref.domain}/${ref.path}:${target}`;
+    const h = await this.#host(ref.domain, options.signal);
     return this.#retry(
+      h,
       async () => {
-        const res = await this.#send(ref, `/v2/${ref.path}/manifests/${target}`, repositoryScope(ref.path, ['pull', 'push']), {
+        const res = await this.#send(h, `/v2/${ref.path}/manifests/${target}`, repositoryScope(ref.path, ['pull', 'push']), {
           method: 'PUT',
           headers: { 'content-type': mediaType },
           body: bytes,
           signal: options.signal,
         });
-        if (res.status !== 201 && res.status !== 200) return this.#fail(res, `pushing ${what}`);
+        if (res.status !== 201 && res.status !== 200) return this.#fail(h, res, `pushing ${what}`);
         this.#checkDigestHeader(res, digest, what);
         discard(res.body);
         return digest;

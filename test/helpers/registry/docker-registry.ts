@@ -1,20 +1,25 @@
 /**
  * Starts Debian's `docker-registry` (distribution 2.8) on 127.0.0.1 for a
- * test: filesystem storage in a temp dir, optionally htpasswd Basic auth
- * and TLS. Stop it with `stop()` (or `await using`), which kills it by pid
- * and removes its directory.
+ * test: filesystem storage in a temp dir, optionally htpasswd Basic auth,
+ * token auth (trusting a test issuer, see token-issuer.ts), TLS, and
+ * pull-through cache mode (`proxy`, a mirror of another registry). Stop it
+ * with `stop()` (or `await using`), which kills it by pid and removes its
+ * directory.
  *
  *   const reg = await startDockerRegistry({ htpasswd: { username: 'u', password: 'p' } });
- *   after(() => reg.stop());
+ *   const mirror = await startDockerRegistry({ proxy: { remoteurl: reg.url } });
+ *   after(() => Promise.all([mirror.stop(), reg.stop()]));
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import bcrypt from 'bcryptjs';
+
+import { TEST_TMP_PREFIX, testTmpRoot } from '../paths.js';
 
 export const DOCKER_REGISTRY_BIN = '/usr/bin/docker-registry';
 
@@ -25,6 +30,8 @@ export interface RegistryServer {
   url: string;
   dir: string;
   pid: number;
+  /** Whether the registry's storage holds this blob (a pull-through cache stores what it served, in the background). */
+  hasBlob(digest: string): boolean;
   stop(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -32,7 +39,14 @@ export interface RegistryServer {
 export interface StartRegistryOptions {
   htpasswd?: { username: string; password: string };
   tls?: { certPath: string; keyPath: string; caPem: Buffer };
+  /** Bearer token auth (`auth.token`): the issuer's realm, the service and issuer names, and the CA bundle its certificates chain to. */
+  token?: { realm: string; service: string; issuer: string; rootcertbundle: string };
+  /** Pull-through cache of `remoteurl` (pushes are refused in this mode), with credentials for the remote if it needs them. */
+  proxy?: { remoteurl: string; username?: string; password?: string };
 }
+
+/** A YAML double-quoted scalar (JSON's string syntax is a subset). */
+const yamlString = (s: string): string => JSON.stringify(s);
 
 /** A port free on 127.0.0.1 now (the kernel picks it; the registry binds it right after). */
 export async function freePort(): Promise<number> {
@@ -59,7 +73,8 @@ function ping(url: string, caPem?: Buffer): Promise<boolean> {
 }
 
 export async function startDockerRegistry(options: StartRegistryOptions = {}): Promise<RegistryServer> {
-  const dir = await mkdtemp(join(tmpdir(), 'berth-registry-'));
+  if (options.htpasswd && options.token) throw new Error('startDockerRegistry: htpasswd and token auth are exclusive');
+  const dir = await mkdtemp(join(testTmpRoot(), `${TEST_TMP_PREFIX}registry-`));
   const port = await freePort();
   const lines = [
     'version: 0.1',
@@ -82,6 +97,16 @@ export async function startDockerRegistry(options: StartRegistryOptions = {}): P
     // distribution reads bcrypt only; bcryptjs writes the $2b$ form it accepts.
     await writeFile(file, `${options.htpasswd.username}:${bcrypt.hashSync(options.htpasswd.password, 5)}\n`);
     lines.push('auth:', '  htpasswd:', '    realm: berth-test', `    path: ${file}`);
+  }
+  if (options.token) {
+    const t = options.token;
+    lines.push('auth:', '  token:', `    realm: ${yamlString(t.realm)}`, `    service: ${yamlString(t.service)}`, `    issuer: ${yamlString(t.issuer)}`, `    rootcertbundle: ${yamlString(t.rootcertbundle)}`);
+  }
+  if (options.proxy) {
+    const p = options.proxy;
+    lines.push('proxy:', `  remoteurl: ${yamlString(p.remoteurl)}`);
+    if (p.username !== undefined) lines.push(`  username: ${yamlString(p.username)}`);
+    if (p.password !== undefined) lines.push(`  password: ${yamlString(p.password)}`);
   }
   const config = join(dir, 'config.yml');
   await writeFile(config, `${lines.join('\n')}\n`);
@@ -110,5 +135,9 @@ export async function startDockerRegistry(options: StartRegistryOptions = {}): P
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { host: `127.0.0.1:${port}`, port, url, dir, pid: child.pid!, stop, [Symbol.asyncDispose]: stop };
+  const hasBlob = (digest: string): boolean => {
+    const [algorithm, hex] = digest.split(':') as [string, string];
+    return existsSync(join(dir, 'data/docker/registry/v2/blobs', algorithm, hex.slice(0, 2), hex, 'data'));
+  };
+  return { host: `127.0.0.1:${port}`, port, url, dir, pid: child.pid!, hasBlob, stop, [Symbol.asyncDispose]: stop };
 }
