@@ -17,6 +17,8 @@ export const MEDIA_TYPE = {
   dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
   dockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
   dockerConfig: 'application/vnd.docker.container.image.v1+json',
+  /** Uncompressed: what `docker save` archives hold, and what containerd records for them. */
+  dockerLayer: 'application/vnd.docker.image.rootfs.diff.tar',
   dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
   dockerLayerForeignGzip: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
 } as const;
@@ -61,6 +63,7 @@ const LAYERS: Record<string, LayerMediaTypeInfo> = {
   [MEDIA_TYPE.ociLayerNondistributable]: { compression: 'none', nondistributable: true },
   [MEDIA_TYPE.ociLayerNondistributableGzip]: { compression: 'gzip', nondistributable: true },
   [MEDIA_TYPE.ociLayerNondistributableZstd]: { compression: 'zstd', nondistributable: true },
+  [MEDIA_TYPE.dockerLayer]: { compression: 'none', nondistributable: false },
   [MEDIA_TYPE.dockerLayerGzip]: { compression: 'gzip', nondistributable: false },
   [MEDIA_TYPE.dockerLayerForeignGzip]: { compression: 'gzip', nondistributable: true },
 };

@@ -1,0 +1,10 @@
+export { ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, DOCKER_LAYER_TAR, MAX_CONFIG_BYTES, MAX_JSON_BYTES, type ArchiveImage } from './archive-image.js';
+export type { ArchiveView } from './archive-view.js';
+export { DirectoryView } from './directory-view.js';
+export { exportDockerArchive, type DockerExportOptions } from './docker-archive-export.js';
+export { importDockerArchive } from './docker-archive-import.js';
+export type { ExportOptions } from './export-plan.js';
+export { detectArchiveFormat, importFromView, importImageArchive, type ArchiveFormat, type ImportArchiveOptions } from './import-image-archive.js';
+export { exportOciArchive, exportOciLayout } from './oci-layout-export.js';
+export { importOciLayout, type ImportOptions } from './oci-layout-import.js';
+export { spoolTar, TarView, type SpoolTarOptions } from './tar-view.js';
