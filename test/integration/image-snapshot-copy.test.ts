@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
@@ -24,9 +24,11 @@ import tar from 'tar-stream';
 import { LocalContentStore } from '../../src/image/content/index.js';
 import { RegistryClient } from '../../src/image/distribution/index.js';
 import { pullAndUnpack } from '../../src/image/distribution/pull-and-unpack.js';
-import { CopySnapshotter, OverlaySnapshotter, probeOverlay, selectSnapshotter, snapshotsFromLayers, type Mount } from '../../src/image/snapshot/index.js';
+import { CopySnapshotter, OverlaySnapshotter, probeOverlay, selectSnapshotter, snapshotsFromLayers } from '../../src/image/snapshot/index.js';
+import { describeTree } from '../helpers/describe-tree.js';
 import { DOCKER_REGISTRY_BIN, startDockerRegistry, type RegistryServer } from '../helpers/registry/docker-registry.js';
 import { mountsUnder, withLeakCheck } from '../helpers/leaks.js';
+import { withMounted } from '../helpers/mount-descriptions.js';
 import { TEST_TMP_PREFIX, testTmpRoot } from '../helpers/paths.js';
 import { requires, which } from '../helpers/requires.js';
 
@@ -37,73 +39,9 @@ const skipPull = needs ?? (!existsSync(DOCKER_REGISTRY_BIN) ? 'needs docker-regi
 
 const sha256 = (b: Buffer | string): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
-/** Mounts a snapshotter's descriptions the way a runtime would. */
-function mountAll(mounts: Mount[], target: string): void {
-  for (const m of mounts) {
-    if (m.type === 'bind') execFileSync('mount', ['--bind', '-o', m.options.join(','), m.source, target]);
-    else execFileSync('mount', ['-t', m.type, '-o', m.options.join(','), m.source, target]);
-  }
-}
-
-async function withMounted<T>(mounts: Mount[], target: string, fn: () => Promise<T>): Promise<T> {
-  mountAll(mounts, target);
-  try {
-    return await fn();
-  } finally {
-    execFileSync('umount', [target]);
-  }
-}
-
 async function cleanupWork(work: string): Promise<void> {
   for (const m of mountsUnder(work).reverse()) execFileSync('umount', ['-l', m]);
   await rm(work, { recursive: true, force: true });
-}
-
-/** Every xattr under `dir` (all namespaces), by relative path, from one getfattr. */
-function xattrsOf(dir: string): Map<string, string[]> {
-  const out = execFileSync('getfattr', ['-R', '-P', '-h', '-d', '-m', '-', '-e', 'base64', '.'], { cwd: dir, encoding: 'latin1' });
-  const map = new Map<string, string[]>();
-  let cur: string[] | undefined;
-  for (const line of out.split('\n')) {
-    if (line.startsWith('# file: ')) {
-      const p = line.slice(8);
-      cur = [];
-      map.set(p === '.' ? '' : p.replace(/^\.\//, ''), cur);
-    } else if (line && cur) cur.push(line);
-  }
-  return map;
-}
-
-/**
- * One line per entry: path, type, mode, owner, size and content hash, link
- * target, rdev, mtime (ns), xattrs, hard-link group. Equal lists mean equal
- * trees as a container would see them.
- */
-async function describeTree(dir: string, options: { times?: boolean; root?: boolean } = {}): Promise<string[]> {
-  const xattrs = xattrsOf(dir);
-  const inodes = new Map<bigint, string>();
-  const lines: string[] = [];
-  const visit = async (rel: string): Promise<void> => {
-    const path = rel === '' ? dir : join(dir, rel);
-    const st = await lstat(path, { bigint: true });
-    const type = st.isDirectory() ? 'd' : st.isFile() ? 'f' : st.isSymbolicLink() ? 'l' : st.isCharacterDevice() ? 'c' : st.isBlockDevice() ? 'b' : st.isFIFO() ? 'p' : st.isSocket() ? 's' : '?';
-    const parts = [rel || '.', type, st.mode.toString(8), `${st.uid}:${st.gid}`];
-    if (type === 'f') parts.push(`size=${st.size}`, sha256(await readFile(path)).slice(7, 23));
-    if (type === 'l') parts.push(`-> ${await readlink(path)}`);
-    if (type === 'c' || type === 'b') parts.push(`rdev=${st.rdev}`);
-    if (options.times !== false) parts.push(`mtime=${st.mtimeNs}`);
-    const x = xattrs.get(rel);
-    if (x?.length) parts.push(`xattrs=${x.sort().join(',')}`);
-    if (type !== 'd' && st.nlink > 1n) {
-      const first = inodes.get(st.ino);
-      if (first) parts.push(`link of ${first}`);
-      else inodes.set(st.ino, rel);
-    }
-    if (rel !== '' || options.root !== false) lines.push(parts.join(' '));
-    if (type === 'd') for (const name of (await readdir(path)).sort()) await visit(rel === '' ? name : `${rel}/${name}`);
-  };
-  await visit('');
-  return lines;
 }
 
 interface Entry {

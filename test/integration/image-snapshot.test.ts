@@ -11,8 +11,9 @@ import { lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { chainIds, OverlaySnapshotter, snapshotsFromLayers, type Mount } from '../../src/image/snapshot/index.js';
+import { chainIds, OverlaySnapshotter, snapshotsFromLayers } from '../../src/image/snapshot/index.js';
 import { mountsUnder, withLeakCheck } from '../helpers/leaks.js';
+import { withMounted } from '../helpers/mount-descriptions.js';
 import { TEST_TMP_PREFIX, testTmpRoot } from '../helpers/paths.js';
 import { requires } from '../helpers/requires.js';
 
@@ -20,22 +21,6 @@ withLeakCheck();
 
 const DIFF0 = `sha256:${'0'.repeat(63)}1`;
 const DIFF1 = `sha256:${'0'.repeat(63)}2`;
-
-/** Mounts a snapshotter's descriptions the way a runtime would (`mount -t TYPE -o OPTIONS SOURCE TARGET`). */
-function mountAll(mounts: Mount[], target: string): void {
-  for (const m of mounts) {
-    if (m.type === 'bind') {
-      // util-linux turns `bind,ro` into a bind followed by a read-only remount.
-      execFileSync('mount', ['--bind', '-o', m.options.join(','), m.source, target]);
-    } else {
-      execFileSync('mount', ['-t', m.type, '-o', m.options.join(','), m.source, target]);
-    }
-  }
-}
-
-function umount(target: string): void {
-  execFileSync('umount', [target]);
-}
 
 async function names(dir: string): Promise<string[]> {
   return (await readdir(dir)).sort();
@@ -100,16 +85,13 @@ test('overlay snapshots: layers registered by chain ID, prepared, mounted, commi
     assert.equal(mounts.length, 1);
     assert.equal(mounts[0]!.type, 'overlay');
     assert.equal(mounts[0]!.options[0], `lowerdir=${await sn.directory(c1)}:${await sn.directory(c0)}`);
-    mountAll(mounts, target);
-    try {
+    await withMounted(mounts, target, async () => {
       assert.deepEqual(await names(join(target, 'etc')), ['motd', 'new'], 'the whiteout hides /etc/gone');
       assert.deepEqual(await names(join(target, 'opt/data')), ['c'], 'the opaque dir hides a and b');
       assert.equal(await readFile(join(target, 'etc/motd'), 'utf8'), 'base\n');
       await writeFile(join(target, 'etc/written'), 'w\n');
       await rm(join(target, 'keep'));
-    } finally {
-      umount(target);
-    }
+    });
     const upper = await sn.directory('ctr-1');
     assert.equal(await readFile(join(upper, 'etc/written'), 'utf8'), 'w\n', 'writes land in the upper dir');
     const keepWhiteout = await lstat(join(upper, 'keep'));
@@ -122,36 +104,27 @@ test('overlay snapshots: layers registered by chain ID, prepared, mounted, commi
     await sn.commit('ctr-1-committed', 'ctr-1');
     assert.equal((await sn.stat('ctr-1-committed')).kind, 'committed');
     assert.deepEqual(await sn.usage('ctr-1-committed'), activeUsage);
-    mountAll(await sn.prepare('ctr-2', 'ctr-1-committed'), target);
-    try {
+    await withMounted(await sn.prepare('ctr-2', 'ctr-1-committed'), target, async () => {
       assert.equal(await readFile(join(target, 'etc/written'), 'utf8'), 'w\n');
       assert.equal(await exists(join(target, 'keep')), false);
       assert.deepEqual(await names(join(target, 'opt/data')), ['c']);
-    } finally {
-      umount(target);
-    }
+    });
 
     // A view of three layers: a read-only overlay with lower dirs only.
     const view = await sn.view('view-1', 'ctr-1-committed');
     assert.equal(view[0]!.type, 'overlay');
     assert.ok(view[0]!.options.every((o) => o.startsWith('lowerdir=')));
-    mountAll(view, target);
-    try {
+    await withMounted(view, target, async () => {
       assert.deepEqual(await names(target), ['etc', 'opt']);
       await assert.rejects(writeFile(join(target, 'x'), 'x'), { code: 'EROFS' });
-    } finally {
-      umount(target);
-    }
+    });
     // A view of one layer: a read-only bind of that layer.
     const view0 = await sn.view('view-0', c0);
     assert.deepEqual(view0, [{ type: 'bind', source: await sn.directory(c0), options: ['rbind', 'ro'] }]);
-    mountAll(view0, target);
-    try {
+    await withMounted(view0, target, async () => {
       assert.deepEqual(await names(join(target, 'etc')), ['gone', 'motd']);
       await assert.rejects(writeFile(join(target, 'x'), 'x'), { code: 'EROFS' });
-    } finally {
-      umount(target);
-    }
+    });
 
     // Parents in use cannot go; children first, then everything.
     await assert.rejects(sn.remove(c1), { code: 'SNAPSHOT_STATE', message: /parent of `ctr-1-committed`/ });

@@ -1,28 +1,21 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { chown, link, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { chown, link, lstat, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
+import { describeTree, xattrsOf } from '../../../test/helpers/describe-tree.js';
 import { chainIds } from './chain-id.js';
 import { CopySnapshotter } from './copy-snapshotter.js';
 import { snapshotsFromLayers } from './snapshots-from-layers.js';
+import { layerDirs, snapshotterContract, withSnapshotter, type SnapshotterFactory } from './snapshotter-contract.js';
 
-const D0 = `sha256:${'a'.repeat(64)}`;
-const D1 = `sha256:${'b'.repeat(64)}`;
 const asRoot = process.getuid?.() === 0 ? undefined : 'needs root (owners, device nodes, trusted.* xattrs)';
 
-async function withRoot(fn: (root: string, sn: CopySnapshotter) => Promise<void>): Promise<void> {
-  const root = await mkdtemp(join(tmpdir(), 'berth-test-copy-snapshot-'));
-  try {
-    await fn(root, await new CopySnapshotter(join(root, 'sn'), { now: () => new Date('2026-01-02T03:04:05Z') }).init());
-  } finally {
-    await rm(root, { recursive: true, force: true });
-  }
-}
+const create: SnapshotterFactory<CopySnapshotter> = (root, options) => new CopySnapshotter(root, options).init();
+
+snapshotterContract('CopySnapshotter', create);
 
 async function exists(path: string): Promise<boolean> {
   return lstat(path).then(
@@ -35,67 +28,16 @@ function sh(cmd: string, ...args: string[]): void {
   execFileSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-/** Every xattr of every entry under `dir`, by relative path (one getfattr for the tree). */
-function xattrsOf(dir: string): Map<string, string[]> {
-  const out = execFileSync('getfattr', ['-R', '-P', '-h', '-d', '-m', '-', '-e', 'base64', '.'], { cwd: dir, encoding: 'latin1' });
-  const map = new Map<string, string[]>();
-  let cur: string[] | undefined;
-  for (const line of out.split('\n')) {
-    if (line.startsWith('# file: ')) {
-      const p = line.slice(8);
-      cur = [];
-      map.set(p === '.' ? '' : p.replace(/^\.\//, ''), cur);
-    } else if (line && cur) cur.push(line);
-  }
-  return map;
-}
-
-/**
- * One line per entry of a tree: type, mode, owner, size, content hash, link
- * target, rdev, mtime in ns, xattrs, and which earlier path it is a hard
- * link of. Two trees with equal descriptions are copies of each other.
- */
-async function describe(dir: string, options: { times?: boolean } = {}): Promise<string[]> {
-  const xattrs = xattrsOf(dir);
-  const inodes = new Map<bigint, string>();
-  const lines: string[] = [];
-  const visit = async (rel: string): Promise<void> => {
-    const path = rel === '' ? dir : join(dir, rel);
-    const st = await lstat(path, { bigint: true });
-    const type = st.isDirectory() ? 'd' : st.isFile() ? 'f' : st.isSymbolicLink() ? 'l' : st.isCharacterDevice() ? 'c' : st.isBlockDevice() ? 'b' : st.isFIFO() ? 'p' : st.isSocket() ? 's' : '?';
-    const parts = [rel || '.', type, st.mode.toString(8), `${st.uid}:${st.gid}`];
-    if (type === 'f') parts.push(`size=${st.size}`, createHash('sha256').update(await readFile(path)).digest('hex').slice(0, 16));
-    if (type === 'l') parts.push(`-> ${await readlink(path)}`);
-    if (type === 'c' || type === 'b') parts.push(`rdev=${st.rdev}`);
-    if (options.times !== false) parts.push(`mtime=${st.mtimeNs}`);
-    const x = xattrs.get(rel);
-    if (x?.length) parts.push(`xattrs=${x.sort().join(',')}`);
-    if (type !== 'd' && st.nlink > 1n) {
-      const first = inodes.get(st.ino);
-      if (first) parts.push(`link of ${first}`);
-      else inodes.set(st.ino, rel);
-    }
-    lines.push(parts.join(' '));
-    if (type === 'd') for (const name of (await readdir(path)).sort()) await visit(rel === '' ? name : `${rel}/${name}`);
-  };
-  await visit('');
-  return lines;
-}
-
-test('prepare, commit, prepare a child and view return bind mounts of whole trees', async () => {
-  await withRoot(async (_root, sn) => {
-    const [base] = await sn.prepare('base-active');
+test('prepare on a parent binds a copy of its tree; a view binds the committed tree itself', () =>
+  withSnapshotter(create, async (sn) => {
+    await sn.prepare('base-active');
     const baseFs = await sn.directory('base-active');
-    assert.deepEqual(base, { type: 'bind', source: baseFs, options: ['rbind', 'rw'] });
     await writeFile(join(baseFs, 'f'), 'base\n');
-    await sn.commit('base', 'base-active', { labels: { x: 'y' } });
-    assert.equal(await sn.find('base-active'), undefined);
-    assert.deepEqual(await sn.stat('base'), { kind: 'committed', name: 'base', labels: { x: 'y' }, created: '2026-01-02T03:04:05.000Z', updated: '2026-01-02T03:04:05.000Z' });
+    await sn.commit('base', 'base-active');
 
     const [child] = await sn.prepare('child-active', 'base');
     const childFs = await sn.directory('child-active');
     assert.deepEqual(child, { type: 'bind', source: childFs, options: ['rbind', 'rw'] });
-    assert.deepEqual(await sn.mounts('child-active'), [child]);
     assert.equal(await readFile(join(childFs, 'f'), 'utf8'), 'base\n', 'the child starts as a copy of its parent');
     assert.notEqual((await lstat(join(childFs, 'f'))).ino, (await lstat(join(baseFs, 'f'))).ino, 'a copy, not a link');
     await writeFile(join(childFs, 'f'), 'child\n');
@@ -104,114 +46,24 @@ test('prepare, commit, prepare a child and view return bind mounts of whole tree
 
     assert.deepEqual(await sn.view('v1', 'base'), [{ type: 'bind', source: baseFs, options: ['rbind', 'ro'] }]);
     assert.deepEqual(await sn.view('v2', 'top'), [{ type: 'bind', source: childFs, options: ['rbind', 'ro'] }], 'a view binds the committed tree, no copy');
-    const [v0] = await sn.view('v0');
-    assert.deepEqual(v0, { type: 'bind', source: await sn.directory('v0'), options: ['rbind', 'ro'] });
     assert.deepEqual(await readdir(await sn.directory('v2')), [], 'a view has no tree of its own');
-    assert.deepEqual(
-      (await sn.list()).map((i) => [i.name, i.kind, i.parent]),
-      [
-        ['base', 'committed', undefined],
-        ['top', 'committed', 'base'],
-        ['v0', 'view', undefined],
-        ['v1', 'view', 'base'],
-        ['v2', 'view', 'top'],
-      ],
-    );
-    const usage = await sn.usage('top');
-    assert.equal(usage.inodes, 2, 'a committed copy counts its whole tree: the directory and f');
-  });
-});
+    assert.equal((await sn.usage('top')).inodes, 2, 'a committed copy counts its whole tree: the directory and f');
+  }));
 
-test('the copy snapshotter refuses duplicates, missing or uncommitted parents, wrong kinds and parents in use, leaving nothing behind', async () => {
-  await withRoot(async (root, sn) => {
-    await sn.prepare('a');
-    await assert.rejects(sn.prepare('a'), { code: 'SNAPSHOT_EXISTS' });
-    await assert.rejects(sn.prepare('b', 'a'), { code: 'SNAPSHOT_STATE', message: /parent snapshot `a` is active/ });
-    await assert.rejects(sn.prepare('b', 'nothing'), { code: 'SNAPSHOT_NOT_FOUND', message: /parent snapshot `nothing` does not exist/ });
-    await assert.rejects(sn.prepare(''), { code: 'ARGUMENT_INVALID' });
-    await assert.rejects(sn.prepare('b', 'x\0y'), { code: 'ARGUMENT_INVALID' });
-    assert.equal((await readdir(join(sn.root, 'snapshots'))).length, 1, 'refused prepares made no tree');
-    await sn.commit('A', 'a');
-    await assert.rejects(sn.mounts('A'), { code: 'SNAPSHOT_STATE' });
-    await sn.view('v', 'A');
-    await assert.rejects(sn.commit('V', 'v'), { code: 'SNAPSHOT_STATE', message: /`v` is view; only an active snapshot can be committed/ });
-    await sn.prepare('c');
-    await assert.rejects(sn.commit('A', 'c'), { code: 'SNAPSHOT_EXISTS' });
-    await assert.rejects(sn.commit('Z', 'missing'), { code: 'SNAPSHOT_NOT_FOUND' });
-    await assert.rejects(sn.remove('A'), { code: 'SNAPSHOT_STATE', message: /parent of `v`/ });
-    assert.equal((await sn.stat('A')).kind, 'committed', 'a refused remove keeps the snapshot');
-
-    const layer = join(root, 'layer');
-    await mkdir(layer);
-    await writeFile(join(layer, 'f'), 'f');
-    await assert.rejects(sn.importDirectory('L', 'nothing', layer), { code: 'SNAPSHOT_NOT_FOUND' });
-    await assert.rejects(sn.importDirectory('L', 'c', layer), { code: 'SNAPSHOT_STATE' });
-    await assert.rejects(sn.importDirectory('A', undefined, layer), { code: 'SNAPSHOT_EXISTS' });
-    await assert.rejects(sn.importDirectory('L', 'A', join(root, 'no-such-layer')), { code: 'SNAPSHOT_NOT_FOUND', message: /layer directory .*no-such-layer/ });
-    assert.equal(await readFile(join(layer, 'f'), 'utf8'), 'f', 'a refused import leaves the layer directory alone');
-
-    await sn.remove('v');
-    await sn.remove('A');
-    await sn.remove('c');
-    await assert.rejects(sn.remove('A'), { code: 'SNAPSHOT_NOT_FOUND' });
-    assert.deepEqual(await sn.list(), []);
-    assert.deepEqual(await readdir(join(sn.root, 'snapshots')), []);
-    assert.deepEqual(await readdir(join(sn.root, 'metadata')), []);
-  });
-});
-
-test('a copy commit cut between its two metadata writes resolves to the committed snapshot; cleanup drops unnamed trees', async () => {
-  await withRoot(async (_root, sn) => {
-    await sn.prepare('k');
-    const metaDir = join(sn.root, 'metadata');
-    const [activeFile] = await readdir(metaDir);
-    const saved = await readFile(join(metaDir, activeFile!), 'utf8');
-    await sn.commit('n', 'k');
-    await writeFile(join(metaDir, activeFile!), saved); // as if the unlink never happened
-    assert.deepEqual((await sn.list()).map((i) => i.name), ['n']);
-    assert.equal(await sn.find('k'), undefined);
-
-    await mkdir(join(sn.root, 'snapshots', 'orphan', 'fs'), { recursive: true });
-    assert.deepEqual(await sn.cleanup(), ['orphan']);
-    assert.equal((await readdir(join(sn.root, 'snapshots'))).length, 1);
-  });
-});
-
-test('snapshotsFromLayers into the copy snapshotter makes each chain a whole tree and deletes a duplicate stack', async () => {
-  await withRoot(async (root, sn) => {
-    const mk = async (name: string, file: string): Promise<string> => {
-      const d = join(root, name);
-      await mkdir(d);
-      await writeFile(join(d, file), name);
-      await link(join(d, file), join(d, `${file}-link`));
-      return d;
-    };
-    const layers = [
-      { dir: await mk('l0', 'f'), diffId: D0 },
-      { dir: await mk('l1', 'g'), diffId: D1 },
-    ];
-    const ids = chainIds([D0, D1]);
-    assert.deepEqual(await snapshotsFromLayers(sn, layers), [
-      { chainId: ids[0], imported: true },
-      { chainId: ids[1], imported: true },
-    ]);
+test('snapshotsFromLayers into the copy snapshotter makes each chain a whole tree', () =>
+  withSnapshotter(create, async (sn, temp) => {
+    const layers = await layerDirs(temp, 2);
+    const ids = chainIds(layers.map((l) => l.diffId));
+    await snapshotsFromLayers(sn, layers);
     const top = await sn.directory(ids[1]!);
-    assert.deepEqual((await readdir(top)).sort(), ['f', 'f-link', 'g', 'g-link'], 'the top chain holds both layers');
-    assert.equal(await readFile(join(top, 'f'), 'utf8'), 'l0');
-    assert.equal((await lstat(join(top, 'f'))).ino, (await lstat(join(top, 'f-link'))).ino, 'hard links survive the copy');
-    assert.equal((await sn.stat(ids[1]!)).parent, ids[0]);
-    assert.deepEqual(Object.keys((await sn.stat(ids[0]!)).labels), ['berth.io/diff-id']);
-    assert.equal((await sn.usage(ids[0]!)).inodes, 2, 'the directory and one file with two links');
+    assert.deepEqual((await readdir(top)).sort(), ['f0', 'f0-link', 'f1', 'f1-link'], 'the top chain holds both layers');
+    assert.equal(await readFile(join(top, 'f0'), 'utf8'), 'layer 0');
+    assert.equal((await lstat(join(top, 'f0'))).ino, (await lstat(join(top, 'f0-link'))).ino, 'hard links survive the copy');
     assert.equal((await sn.usage(ids[1]!)).inodes, 3, 'the whole tree: the directory and two files');
-
-    const again = [{ dir: await mk('l0-again', 'f'), diffId: D0 }];
-    assert.deepEqual(await snapshotsFromLayers(sn, again), [{ chainId: ids[0], imported: false }]);
-    assert.deepEqual((await readdir(root)).sort(), ['sn']);
-  });
-});
+  }));
 
 test('a prepared copy keeps owners, modes, ns mtimes, hard links, symlinks, devices, fifos, sockets, xattrs and holes', { skip: asRoot }, async () => {
-  await withRoot(async (root, sn) => {
+  await withSnapshotter(create, async (sn) => {
     await sn.prepare('p');
     const src = await sn.directory('p');
     await mkdir(join(src, 'd'), { mode: 0o750 });
@@ -243,8 +95,8 @@ test('a prepared copy keeps owners, modes, ns mtimes, hard links, symlinks, devi
       await sn.commit('P', 'p');
       await sn.prepare('child', 'P');
       const copy = await sn.directory('child');
-      const want = await describe(src);
-      assert.deepEqual(await describe(copy), want);
+      const want = await describeTree(src);
+      assert.deepEqual(await describeTree(copy), want);
       for (const line of ['d/f f 104755 0:0', 'cap f 100755 0:0', 'abs l 120777 1000:1000', 'null c 20666 0:0', 'blk b 60600 0:0', 'fifo p 10640 1000:1000', 'sock s', 'tmp d 41777']) {
         assert.ok(want.some((l) => l.startsWith(line)), `the source has ${line}: ${want.join('\n')}`);
       }
@@ -257,7 +109,7 @@ test('a prepared copy keeps owners, modes, ns mtimes, hard links, symlinks, devi
     }
     await sn.remove('child');
     await sn.remove('P');
-    assert.deepEqual(await readdir(join(root, 'sn', 'snapshots')), []);
+    assert.deepEqual(await readdir(join(sn.root, 'snapshots')), []);
   });
 });
 
@@ -312,13 +164,13 @@ async function overlayLayer(dir: string): Promise<void> {
 }
 
 test('importDirectory applies an overlay-form layer on a copy of its parent: whiteouts delete, opaque dirs replace, symlinks are never followed', { skip: asRoot }, async () => {
-  await withRoot(async (root, sn) => {
-    const outside = join(root, 'outside');
+  await withSnapshotter(create, async (sn, temp) => {
+    const outside = join(temp, 'outside');
     await mkdir(outside);
     await writeFile(join(outside, 'victim'), 'must stay\n');
     const parentFs = await importParent(sn, outside);
-    const parentBefore = await describe(parentFs);
-    const layer = join(root, 'layer');
+    const parentBefore = await describeTree(parentFs);
+    const layer = join(temp, 'layer');
     await overlayLayer(layer);
 
     await sn.importDirectory('L', 'P', layer);
@@ -347,15 +199,15 @@ test('importDirectory applies an overlay-form layer on a copy of its parent: whi
     const x = xattrsOf(t);
     assert.deepEqual(x.get('shared'), ['user.side=0sdXBwZXI='], 'the layer directory xattrs only');
     for (const [path, attrs] of x) assert.ok(!attrs.some((a) => a.startsWith('trusted.overlay.')), `no overlay marker left on ${path}`);
-    assert.ok(!(await describe(t)).some((l) => l.includes(' c 20') && l.includes('rdev=0')), 'no whiteout device left');
-    assert.deepEqual(await describe(parentFs), parentBefore, 'the parent tree is untouched');
+    assert.ok(!(await describeTree(t)).some((l) => l.includes(' c 20') && l.includes('rdev=0')), 'no whiteout device left');
+    assert.deepEqual(await describeTree(parentFs), parentBefore, 'the parent tree is untouched');
     assert.deepEqual((await readdir(join(sn.root, 'snapshots'))).length, 2, 'no scratch copy left');
   });
 });
 
 test('importDirectory of a base layer strips its markers; an opaque root hides the whole parent', { skip: asRoot }, async () => {
-  await withRoot(async (root, sn) => {
-    const base = join(root, 'base');
+  await withSnapshotter(create, async (sn, temp) => {
+    const base = join(temp, 'base');
     await mkdir(join(base, 'dir'), { recursive: true });
     await writeFile(join(base, 'dir/f'), 'f\n');
     sh('mknod', join(base, 'dir/wh'), 'c', '0', '0');
@@ -370,7 +222,7 @@ test('importDirectory of a base layer strips its markers; an opaque root hides t
     assert.equal((await lstat(join(b, 'dir'), { bigint: true })).mtimeNs, 1400000000250000000n, 'unlinking the whiteout did not move the mtime');
     assert.deepEqual(xattrsOf(b).get('dir') ?? [], []);
 
-    const top = join(root, 'top');
+    const top = join(temp, 'top');
     await mkdir(top);
     await writeFile(join(top, 'only'), 'only\n');
     sh('setfattr', '-n', 'trusted.overlay.opaque', '-v', 'y', top);
