@@ -35,6 +35,8 @@ APT_PACKAGES=(
   docker-registry skopeo
   # The registry TLS test makes its own CA and server certificate.
   openssl
+  # better-sqlite3 (the image store's metadata) builds its native addon with node-gyp.
+  g++ python3
 )
 
 missing=()

@@ -175,7 +175,11 @@
 #define BERTH_SC_ARCH 2           /* str: libseccomp arch name ("x86_64", "x86", "x32", ...); repeated */
 #define BERTH_SC_FLAGS 3          /* u32: SECCOMP_FILTER_FLAG_* bits */
 #define BERTH_SC_SYSCALL 4        /* nest: SCS_* ; repeated, in order */
-#define BERTH_SC_LISTENER_PATH 5  /* str: reserved (seccomp notify); the runtime rejects it for now */
+#define BERTH_SC_LISTENER_PATH 5  /* str: absolute host path of the seccomp listener's unix socket; only
+                                   * with an SCMP_ACT_NOTIFY rule. Stage 0 connects to it before any
+                                   * namespace is entered; C sends it the notify fd (SCM_RIGHTS) right
+                                   * after loading the filter, with the container process state JSON that
+                                   * came with the first CONTINUE as the message, then closes both. */
 
 #define BERTH_SCS_NAME 1   /* str: syscall name; repeated (one rule per name) */
 #define BERTH_SCS_ACTION 2 /* u32 libseccomp action */

@@ -8,6 +8,7 @@
  */
 #include "console.h"
 #include "paths.h"
+#include "unix-socket.h"
 
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -15,46 +16,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
-#include <sys/socket.h>
 #include <sys/statfs.h>
-#include <sys/un.h>
 #include <termios.h>
-
-int console_connect(const char *path, struct berth_err *err) {
-  cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return berth_fail(err, BERTH_STAGE_CONSOLE_CONNECT, errno, "create a socket for console socket %s", path);
-  struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  cleanup_close int pathfd = -1;
-  if (strlen(path) < sizeof addr.sun_path) {
-    strcpy(addr.sun_path, path);
-  } else {
-    /* Too long for sun_path: connect through the magic link of an O_PATH fd. */
-    pathfd = open(path, O_PATH | O_CLOEXEC);
-    if (pathfd < 0) return berth_fail(err, BERTH_STAGE_CONSOLE_CONNECT, errno, "open console socket %s", path);
-    snprintf(addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d", pathfd);
-  }
-  int rc;
-  do rc = connect(fd, (struct sockaddr *)&addr, sizeof addr);
-  while (rc < 0 && errno == EINTR);
-  if (rc < 0) return berth_fail(err, BERTH_STAGE_CONSOLE_CONNECT, errno, "connect to console socket %s", path);
-  return take_fd(&fd);
-}
-
-static int send_fd(int sock, int fd, const char *name) {
-  char cbuf[CMSG_SPACE(sizeof(int))];
-  memset(cbuf, 0, sizeof cbuf);
-  struct iovec iov = {.iov_base = (void *)name, .iov_len = strlen(name)};
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  ssize_t n;
-  do n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  return n < 0 ? -1 : 0;
-}
 
 int console_setup(const struct plan *p, int sock_, struct berth_err *err) {
   cleanup_close int sock = sock_;
@@ -92,7 +55,7 @@ int console_setup(const struct plan *p, int sock_, struct berth_err *err) {
   if (ioctl(slave, TIOCSCTTY, 0) < 0) return berth_fail(err, BERTH_STAGE_CONSOLE, errno, "make %s the controlling terminal", name);
   for (int i = 0; i < 3; i++)
     if (dup2(slave, i) < 0) return berth_fail(err, BERTH_STAGE_CONSOLE, errno, "dup %s onto fd %d", name, i);
-  if (send_fd(sock, master, name) < 0)
+  if (unix_send_fd(sock, master, name, strlen(name)) < 0)
     return berth_fail(err, BERTH_STAGE_CONSOLE, errno, "send the master of %s to the console socket", name);
   return 0;
 }

@@ -3,10 +3,6 @@
 
 #include "plan.h"
 
-/* Connect to the console socket (a host path; before any namespace is
- * entered). Returns the connected fd. */
-int console_connect(const char *path, struct berth_err *err);
-
 /* Allocate a pty inside the container, make its slave our controlling
  * terminal and stdio, and send the master over sock. Closes sock. */
 int console_setup(const struct plan *p, int sock, struct berth_err *err);

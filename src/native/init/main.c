@@ -32,6 +32,7 @@
 #include "self-seal.h"
 #include "sync.h"
 #include "sysctl.h"
+#include "unix-socket.h"
 
 struct ctx {
   struct plan *plan;
@@ -39,8 +40,10 @@ struct ctx {
   int console;     /* connected console socket, or -1 */
   int proxy;       /* CONSOLE_PROXY: stage 0's end of the socketpair for the pty master, or -1 */
   int fifo;        /* O_PATH fd of the exec fifo (create mode), or -1 */
+  int listener;    /* connected seccomp listener socket (SC_LISTENER_PATH), or -1 */
   bool past_ready; /* create: READY sent, berth-runtime no longer listens */
   char state[BERTH_SYNC_MAX_MSG + 1]; /* state JSON for startContainer hooks */
+  char process_state[BERTH_SYNC_MAX_MSG + 1]; /* container process state JSON for the seccomp listener */
 };
 
 /* Exit status for a failed execve, as shells use them. */
@@ -136,7 +139,8 @@ static int child_process(struct ctx *c, struct berth_err *err) {
   if (cwd_enter(p, &cwd_retry, err) < 0) return -1;
   /* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN
    * (seccomp(2)), so it goes in before the capabilities are dropped. */
-  if (p->seccomp && !p->no_new_privs && seccomp_apply(p->seccomp, err) < 0) return -1;
+  if (p->seccomp && !p->no_new_privs && seccomp_apply(p->seccomp, take_fd(&c->listener), c->process_state, err) < 0)
+    return -1;
   if (caps_drop_bounding(p, err) < 0) return -1;
   if (ids_apply(p, err) < 0) return -1;
   if (caps_apply(p, err) < 0) return -1;
@@ -157,11 +161,16 @@ static int child_process(struct ctx *c, struct berth_err *err) {
      * after start, before the user process (runc runs them here too). */
     if (start_hooks_run(p, c->state, err) < 0) return -1;
   }
+  /* The notify fd must reach the listener over a socket that closing the
+   * fds would take away: with a listener the filter goes in just before,
+   * and also governs that closing and the signal reset (runc's order). */
+  bool listener_first = p->seccomp && p->no_new_privs && c->listener >= 0;
+  if (listener_first && seccomp_apply(p->seccomp, take_fd(&c->listener), c->process_state, err) < 0) return -1;
   if (fds_prepare_exec(p, c->sync, err) < 0) return -1;
   signals_reset();
   /* With no_new_privs the filter goes in last, so that it governs as few of
    * our own syscalls as possible: only execve follows. */
-  if (p->seccomp && p->no_new_privs && seccomp_apply(p->seccomp, err) < 0) return -1;
+  if (p->seccomp && p->no_new_privs && !listener_first && seccomp_apply(p->seccomp, -1, "", err) < 0) return -1;
   execve(path, (char *const *)p->args, (char *const *)p->env);
   return berth_fail(err, BERTH_STAGE_EXEC, errno, "exec \"%s\"", p->args[0]);
 }
@@ -169,7 +178,10 @@ static int child_process(struct ctx *c, struct berth_err *err) {
 __attribute__((noreturn)) static void child_main(struct ctx *c) {
   struct berth_err err = {0};
   berth_closep(&c->proxy);
-  int rc = sync_wait_continue(c->sync, BERTH_STAGE_WAIT_PARENT, NULL, &err);
+  /* Only berth-runtime knows our host pid (we may be pid 1 of a new pid
+   * namespace): the container process state for the seccomp listener
+   * comes with this CONTINUE. */
+  int rc = sync_wait_continue(c->sync, BERTH_STAGE_WAIT_PARENT, c->listener >= 0 ? c->process_state : NULL, &err);
   if (rc == 1) _exit(1); /* ABORT or end of file: berth-runtime gave up */
   if (rc < 0) die(c, &err);
   if (c->plan->mode == BERTH_MODE_CREATE && child_create(c, &err) < 0) die(c, &err);
@@ -242,7 +254,11 @@ static int stage_parent(struct ctx *c) {
   struct berth_err err = {0};
 
   /* Host paths first, before any namespace changes what they name. */
-  if (p->console_socket && (c->console = console_connect(p->console_socket, &err)) < 0) die(c, &err);
+  if (p->console_socket && (c->console = unix_connect(p->console_socket, "console socket", BERTH_STAGE_CONSOLE_CONNECT, &err)) < 0)
+    die(c, &err);
+  if (p->seccomp && p->seccomp->listener_path &&
+      (c->listener = unix_connect(p->seccomp->listener_path, "seccomp listenerPath", BERTH_STAGE_SECCOMP, &err)) < 0)
+    die(c, &err);
   if (p->console_proxy) {
     int pair[2];
     if (console_proxy_pair(pair, &err) < 0) die(c, &err);
@@ -284,6 +300,7 @@ static int stage_parent(struct ctx *c) {
     return 1;
   }
   berth_closep(&c->console);
+  berth_closep(&c->listener);
   berth_closep(&c->fifo);
   /* The child holds the only executor copy of the socket from here, so
    * berth-runtime sees end of file once it execs (exec mode). */
@@ -310,7 +327,7 @@ static void ensure_stdio(void) {
 static int run(void) {
   struct berth_err err = {0};
   struct plan plan;
-  struct ctx c = {.plan = &plan, .sync = -1, .console = -1, .proxy = -1, .fifo = -1};
+  struct ctx c = {.plan = &plan, .sync = -1, .console = -1, .proxy = -1, .fifo = -1, .listener = -1};
   const char *env = getenv(BERTH_SYNC_FD_ENV);
   char *end;
   long fd = env ? strtol(env, &end, 10) : -1;

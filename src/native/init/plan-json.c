@@ -152,6 +152,7 @@ static void seccomp(struct json *j, const struct plan_seccomp *s) {
     close_(j, '}');
   }
   close_(j, ']');
+  k_opt_str(j, "listenerPath", s->listener_path);
   close_(j, '}');
 }
 

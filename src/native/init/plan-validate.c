@@ -9,10 +9,36 @@
 #include <stdint.h>
 #include <string.h>
 
+/* libseccomp's SCMP_ACT_NOTIFY (seccomp.h), without including libseccomp
+ * here: the plan carries libseccomp action values. */
+#define SCMP_ACT_NOTIFY_VALUE 0x7fc00000u
+
 static int need_abs(const char *what, const char *path, struct berth_err *err) {
   if (path == NULL || path[0] != '/')
     return berth_fail(err, BERTH_STAGE_PLAN, EINVAL, "invalid plan: %s \"%s\" is not an absolute path", what,
                       path ? path : "");
+  return 0;
+}
+
+/* SCMP_ACT_NOTIFY: berth-runtime refuses these configs naming the field;
+ * this keeps a hand-made plan from hanging the executor. A notified syscall
+ * waits until a listener answers, and the listener gets the notify fd only
+ * through sendmsg after the load: neither the default action nor a rule on
+ * sendmsg may notify, and a notify rule needs a listener to go to. */
+static int seccomp_notify_validate(const struct plan_seccomp *sc, struct berth_err *err) {
+  if (sc->listener_path != NULL && need_abs("seccomp listener path", sc->listener_path, err) < 0) return -1;
+  if (sc->default_action == SCMP_ACT_NOTIFY_VALUE)
+    return berth_fail(err, BERTH_STAGE_PLAN, EINVAL, "invalid plan: SCMP_ACT_NOTIFY cannot be the seccomp default action");
+  for (size_t i = 0; i < sc->n_rules; i++) {
+    const struct plan_seccomp_rule *r = &sc->rules[i];
+    if (r->action != SCMP_ACT_NOTIFY_VALUE) continue;
+    if (sc->listener_path == NULL)
+      return berth_fail(err, BERTH_STAGE_PLAN, EINVAL, "invalid plan: seccomp rule %zu is SCMP_ACT_NOTIFY without SC_LISTENER_PATH", i);
+    for (size_t n = 0; n < r->n_names; n++)
+      if (strcmp(r->names[n], "sendmsg") == 0)
+        return berth_fail(err, BERTH_STAGE_PLAN, EINVAL,
+                          "invalid plan: seccomp rule %zu is SCMP_ACT_NOTIFY for sendmsg, which hands the notify fd over", i);
+  }
   return 0;
 }
 
@@ -25,9 +51,7 @@ int plan_validate(const struct plan *p, int sync_fd, struct berth_err *err) {
   if (p->console_proxy && (!p->terminal || !p->parent_waits || p->console_socket != NULL))
     return berth_fail(err, BERTH_STAGE_PLAN, EINVAL,
                       "invalid plan: CONSOLE_PROXY needs TERMINAL and PARENT_WAITS, and no CONSOLE_SOCKET");
-  if (p->seccomp != NULL && p->seccomp->listener_path != NULL)
-    return berth_fail(err, BERTH_STAGE_PLAN, ENOTSUP, "invalid plan: seccomp listener \"%s\" is not supported",
-                      p->seccomp->listener_path);
+  if (p->seccomp != NULL && seccomp_notify_validate(p->seccomp, err) < 0) return -1;
   /* The preserved fds are 3..3+N-1; the sync socket must lie above them,
    * or it would be handed to the container. */
   if (sync_fd >= 0 && (sync_fd < 3 || (uint64_t)sync_fd < 3 + (uint64_t)p->preserve_fds))

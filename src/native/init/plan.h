@@ -86,7 +86,7 @@ struct plan_seccomp {
   uint32_t flags;
   struct plan_seccomp_rule *rules;
   size_t n_rules;
-  const char *listener_path; /* reserved: decoded, refused by plan_validate */
+  const char *listener_path; /* seccomp listener socket (SC_LISTENER_PATH), or NULL */
 };
 
 struct plan_caps {

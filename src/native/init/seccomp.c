@@ -3,10 +3,16 @@
  * carries libseccomp's own action and comparison values, so they pass
  * straight through. Unknown syscall names are skipped (runc does the same:
  * profiles list syscalls that older kernels or other architectures lack).
+ *
+ * With SCMP_ACT_NOTIFY rules the load also yields the notify fd, which goes
+ * to the seccomp listener (runtime-spec config-linux.md, listenerPath) as
+ * soon as the filter is in; see seccomp_apply.
  */
 #include "seccomp.h"
+#include "unix-socket.h"
 
 #include <linux/seccomp.h>
+#include <malloc.h>
 #include <seccomp.h>
 #include <string.h>
 
@@ -45,7 +51,34 @@ static int add_rule(scmp_filter_ctx ctx, const struct plan_seccomp_rule *r, cons
   return 0;
 }
 
-int seccomp_apply(const struct plan_seccomp *sc, struct berth_err *err) {
+/*
+ * Hand the notify fd and the container process state to the listener, then
+ * close both (the container must never hold the fd). This is the first
+ * syscall after the load, so no NOTIFY rule can stop the executor before a
+ * listener has the fd: a notified syscall waits until the listener answers.
+ * Once the fd is closed without a listener, notified syscalls fail with
+ * ENOSYS (seccomp_unotify(2)), so failures close it before reporting: the
+ * report itself may be a notified syscall.
+ */
+static int send_to_listener(int listener_, int nfd_, const char *state, const char *path, struct berth_err *err) {
+  cleanup_close int listener = listener_;
+  cleanup_close int nfd = nfd_;
+  size_t len = strlen(state);
+  if (len == 0) {
+    berth_closep(&nfd);
+    return berth_fail(err, BERTH_STAGE_SECCOMP, EPROTO,
+                      "no container process state came with CONTINUE for seccomp listenerPath %s", path);
+  }
+  if (unix_send_fd(listener, nfd, state, len) < 0) {
+    int e = errno;
+    berth_closep(&nfd);
+    return berth_fail(err, BERTH_STAGE_SECCOMP, e, "send the seccomp notify fd to listenerPath %s", path);
+  }
+  return 0;
+}
+
+int seccomp_apply(const struct plan_seccomp *sc, int listener_, const char *state, struct berth_err *err) {
+  cleanup_close int listener = listener_;
   __attribute__((cleanup(release))) scmp_filter_ctx ctx = seccomp_init(sc->default_action);
   if (ctx == NULL)
     return berth_fail(err, BERTH_STAGE_SECCOMP, EINVAL, "create a seccomp filter with default action 0x%x", sc->default_action);
@@ -91,6 +124,26 @@ int seccomp_apply(const struct plan_seccomp *sc, struct berth_err *err) {
       if (add_rule(ctx, r, r->names[n], nr, err) < 0) return -1;
     }
   }
+  if (listener >= 0) {
+    /* seccomp_load frees the BPF program after its seccomp(2) call, and
+     * glibc's free may then trim the heap with brk(2): a syscall a NOTIFY
+     * rule would hold before the listener has the fd, forever. Trimming
+     * is turned off (mallopt(3): -1 disables it) for the few steps left
+     * before execve, so that the load is followed directly by sendmsg(2).
+     * The program (at most BPF_MAXINSNS instructions, 32 KiB) is below the
+     * mmap threshold, so its free never calls munmap(2) either. */
+    mallopt(M_TRIM_THRESHOLD, -1);
+  }
   if ((rc = seccomp_load(ctx)) < 0) return berth_fail(err, BERTH_STAGE_SECCOMP, -rc, "load the seccomp filter");
-  return 0;
+  if (listener < 0) return 0;
+  /* libseccomp keeps the fd in its global state; seccomp_release does not
+   * close it (only seccomp_reset(NULL, 0) does, which we never call), and
+   * the kernel made it close-on-exec (seccomp_set_mode_filter takes it with
+   * O_CLOEXEC). So it is used as is: a dup would put an fcntl(2) between
+   * the load and the handover. Without a NOTIFY rule in the loaded filter
+   * (all its syscall names unknown here) there is no fd: nothing is sent,
+   * and the listener sees the connection close. */
+  int nfd = seccomp_notify_fd(ctx);
+  if (nfd < 0) return 0;
+  return send_to_listener(take_fd(&listener), nfd, state, sc->listener_path, err);
 }

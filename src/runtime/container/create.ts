@@ -22,6 +22,7 @@ import type { ContainerState } from '../state/container-state.js';
 import { validateId } from '../state/state-store.js';
 import type { RuntimeContext } from './context.js';
 import { ociState } from './status.js';
+import { containerProcessState, LONGEST_PID, type ContainerProcessStateInput } from './container-process-state.js';
 import { writeIdMappings } from './id-mappings.js';
 
 export interface CreateOptions {
@@ -105,6 +106,13 @@ export async function createContainer(ctx: RuntimeContext, options: CreateOption
     });
 
     step('plan built');
+    // The seccomp listener's message, checked for size before anything runs.
+    const processState = (pid: number): string => {
+      if (plan.seccomp?.listenerPath === undefined) return '';
+      const input: ContainerProcessStateInput = { id, bundle, spec, annotations: spec.annotations ?? {}, pid, initPid: pid, status: 'creating' };
+      return containerProcessState(input);
+    };
+    processState(LONGEST_PID);
     init = spawnInit(plan, options.stdio ? { stdio: [...options.stdio] } : {});
     const { sync } = init;
     childPid = (await sync.expect(SYNC.CHILD_PID, 'it created the container process')).value;
@@ -115,7 +123,7 @@ export async function createContainer(ctx: RuntimeContext, options: CreateOption
       await writeIdMappings(childPid, spec.linux?.uidMappings ?? [], spec.linux?.gidMappings ?? []);
     }
     await cgroup.addProcess(childPid);
-    sync.send(SYNC.CONTINUE);
+    sync.send(SYNC.CONTINUE, processState(childPid));
 
     await sync.expect(SYNC.HOOKS, 'it set up the mounts');
     step('mounts done');

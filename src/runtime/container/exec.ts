@@ -16,6 +16,7 @@ import { validateProcess } from '../spec/validate-spec.js';
 import { validateId } from '../state/state-store.js';
 import type { RuntimeContext } from './context.js';
 import { cgroupOf, containerStatus, requireStatus } from './status.js';
+import { containerProcessState, LONGEST_PID } from './container-process-state.js';
 
 export interface ExecOptions {
   process: Process;
@@ -49,13 +50,19 @@ export async function execInContainer(ctx: RuntimeContext, idArg: string, option
     preserveFds: options.preserveFds ?? 0,
     parentWaits: !options.detach,
   });
+  // The seccomp listener's message (runc reports an exec as "running"), checked for size before anything runs.
+  const processState = (pid: number): string =>
+    plan.seccomp?.listenerPath === undefined
+      ? ''
+      : containerProcessState({ id, bundle: state.bundle, spec: state.spec, annotations: state.annotations, pid, initPid: state.pid, status: 'running' });
+  processState(LONGEST_PID);
   const init = spawnInit(plan, options.stdio ? { stdio: [...options.stdio] } : {});
   let pid = 0;
   try {
     pid = (await init.sync.expect(SYNC.CHILD_PID, 'it forked the process')).value;
     const cg = await cgroupOf(state);
     if (await cg.exists()) await cg.addProcess(pid);
-    init.sync.send(SYNC.CONTINUE);
+    init.sync.send(SYNC.CONTINUE, processState(pid));
     const rec = await init.sync.next();
     if (rec !== undefined) {
       if (rec.type === SYNC.ERROR) {

@@ -43,7 +43,11 @@ export function fullPlan(): Plan {
       defaultAction: 0x00050001,
       architectures: ['x86_64', 'x86'],
       flags: 2,
-      syscalls: [{ names: ['mkdir', 'mkdirat'], action: 0x7fff0000, args: [{ index: 1, value: 0xfffffffff0000000n, valueTwo: 3n, op: 7 }] }],
+      syscalls: [
+        { names: ['mkdir', 'mkdirat'], action: 0x7fff0000, args: [{ index: 1, value: 0xfffffffff0000000n, valueTwo: 3n, op: 7 }] },
+        { names: ['unlink'], action: 0x7fc00000, args: [] },
+      ],
+      listenerPath: '/run/seccomp-agent.sock',
     },
     args: ['sh', '-c', 'echo "ü"'],
     env: ['PATH=/bin', 'EMPTY='],

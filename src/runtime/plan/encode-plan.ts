@@ -85,6 +85,7 @@ function writeSeccomp(w: AttrWriter, sc: PlanSeccomp): void {
       }
     });
   }
+  if (sc.listenerPath !== undefined) w.str(SC.LISTENER_PATH, sc.listenerPath);
 }
 
 /** Encode a plan: header (magic, version, length) followed by its attributes. */

@@ -96,6 +96,12 @@ export interface PlanSeccomp {
   architectures: string[];
   flags: number;
   syscalls: PlanSeccompRule[];
+  /**
+   * The seccomp listener's socket (absolute host path), present only when a
+   * rule is SCMP_ACT_NOTIFY. The executor then needs the container process
+   * state JSON as the message of the first CONTINUE.
+   */
+  listenerPath?: string;
 }
 
 /** A startContainer hook: run inside the container by berth-init. */

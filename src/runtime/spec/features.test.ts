@@ -14,7 +14,18 @@ test('features has the shape of runc features and lists only what berth honours'
   assert.deepEqual(f.linux!.cgroup, { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false });
   const sc = f.linux!.seccomp!;
   assert.equal(sc.enabled, true);
-  assert.ok(!sc.actions!.includes('SCMP_ACT_NOTIFY'));
+  // Every action runc 1.1 lists, SCMP_ACT_NOTIFY (with listenerPath) included.
+  assert.deepEqual(sc.actions, [
+    'SCMP_ACT_ALLOW',
+    'SCMP_ACT_ERRNO',
+    'SCMP_ACT_KILL',
+    'SCMP_ACT_KILL_PROCESS',
+    'SCMP_ACT_KILL_THREAD',
+    'SCMP_ACT_LOG',
+    'SCMP_ACT_NOTIFY',
+    'SCMP_ACT_TRACE',
+    'SCMP_ACT_TRAP',
+  ]);
   assert.ok(sc.actions!.includes('SCMP_ACT_KILL_PROCESS'));
   assert.equal(sc.operators!.length, 7);
   assert.ok(sc.archs!.includes('SCMP_ARCH_X86_64'));

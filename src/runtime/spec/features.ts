@@ -2,8 +2,8 @@
  * The runtime-spec features document (features.md, features-linux.md) that
  * `berth-runtime features` prints, shaped like `runc features`. It lists
  * what berth carries out, not merely what it parses: values berth
- * recognizes but rejects as CONFIG_UNSUPPORTED (SCMP_ACT_NOTIFY,
- * tmpcopyup, rro, idmap ...) are left out, so a manager reading this
+ * recognizes but rejects as CONFIG_UNSUPPORTED (tmpcopyup, rro, idmap,
+ * SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV ...) are left out, so a manager reading this
  * document does not ask for them.
  */
 import { HOOK_NAMES, NAMESPACE_TYPES, RUNTIME_SPEC_VERSION, RUNTIME_SPEC_VERSION_MIN, type Features } from '../../oci/runtime-spec.js';
@@ -11,7 +11,6 @@ import { CAPABILITY_NAMES } from './capabilities.js';
 import { knownMountOptions } from './mount-options.js';
 import {
   SECCOMP_ACTIONS,
-  SECCOMP_ACTIONS_UNSUPPORTED,
   SECCOMP_ARCHES,
   SECCOMP_FLAGS,
   SECCOMP_FLAGS_UNSUPPORTED,
@@ -39,7 +38,7 @@ export function features(options: FeaturesOptions = {}): Features {
       cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false, ...options.cgroup },
       seccomp: {
         enabled: true,
-        actions: sorted(Object.keys(SECCOMP_ACTIONS).filter((a) => !SECCOMP_ACTIONS_UNSUPPORTED.includes(a))),
+        actions: sorted(Object.keys(SECCOMP_ACTIONS)),
         operators: sorted(Object.keys(SECCOMP_OPERATORS)),
         archs: sorted(Object.keys(SECCOMP_ARCHES)),
         knownFlags: sorted(Object.keys(SECCOMP_FLAGS)),

@@ -11,6 +11,7 @@ test('seccompAction maps OCI names to libseccomp action values', () => {
   assert.equal(seccompAction('SCMP_ACT_TRAP', undefined, 'f'), 0x00030000);
   assert.equal(seccompAction('SCMP_ACT_LOG', undefined, 'f'), 0x7ffc0000);
   assert.equal(seccompAction('SCMP_ACT_ALLOW', undefined, 'f'), 0x7fff0000);
+  assert.equal(seccompAction('SCMP_ACT_NOTIFY', undefined, 'f'), 0x7fc00000);
 });
 
 test('ERRNO and TRACE carry errnoRet, EPERM by default', () => {
@@ -122,13 +123,61 @@ test('seccompToPlan is undefined without a default action and rules', () => {
   assert.equal(seccompToPlan({ defaultAction: '' }), undefined);
 });
 
-test('seccompToPlan rejects notify, listenerPath and WAIT_KILLABLE_RECV as unsupported', () => {
-  const unsupported = (sc: LinuxSeccomp, field: string): void =>
-    assert.throws(() => seccompToPlan(sc), (err: unknown) => isBerthError(err, 'CONFIG_UNSUPPORTED') && err.field === field, field);
-  unsupported({ defaultAction: 'SCMP_ACT_NOTIFY' }, 'linux.seccomp.defaultAction');
-  unsupported({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['x'], action: 'SCMP_ACT_NOTIFY' }] }, 'linux.seccomp.syscalls[0].action');
-  unsupported({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/x.sock' }, 'linux.seccomp.listenerPath');
-  unsupported({ defaultAction: 'SCMP_ACT_ALLOW', flags: ['SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'] }, 'linux.seccomp.flags[0]');
+test('seccompToPlan carries listenerPath only when a rule notifies (runc sends nothing otherwise)', () => {
+  const notify = seccompToPlan({
+    defaultAction: 'SCMP_ACT_ALLOW',
+    listenerPath: '/run/agent.sock',
+    listenerMetadata: 'meta',
+    syscalls: [
+      { names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_NOTIFY' },
+      { names: ['reboot'], action: 'SCMP_ACT_ERRNO' },
+    ],
+  })!;
+  assert.equal(notify.listenerPath, '/run/agent.sock');
+  assert.deepEqual(notify.syscalls[0], { names: ['mkdir', 'mkdirat'], action: SCMP_ACT.NOTIFY, args: [] });
+  const quiet = seccompToPlan({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/agent.sock', syscalls: [{ names: ['reboot'], action: 'SCMP_ACT_ERRNO' }] })!;
+  assert.equal(quiet.listenerPath, undefined);
+  assert.equal('listenerPath' in quiet, false);
+});
+
+test('seccompToPlan refuses notify setups that would hang or have nowhere to go, naming the field', () => {
+  const invalid = (sc: LinuxSeccomp, field: string, re: RegExp): void =>
+    assert.throws(
+      () => seccompToPlan(sc),
+      (err: unknown) => isBerthError(err, 'CONFIG_INVALID') && err.field === field && re.test(err.message),
+      field,
+    );
+  const l = '/run/agent.sock';
+  invalid({ defaultAction: 'SCMP_ACT_NOTIFY', listenerPath: l }, 'linux.seccomp.defaultAction', /cannot be used as default action/);
+  invalid(
+    { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['x'], action: 'SCMP_ACT_KILL' }, { names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] },
+    'linux.seccomp.listenerPath',
+    /is required: linux\.seccomp\.syscalls\[1\]\.action is SCMP_ACT_NOTIFY/,
+  );
+  invalid(
+    {
+      defaultAction: 'SCMP_ACT_ALLOW',
+      listenerPath: l,
+      syscalls: [{ names: ['x'], action: 'SCMP_ACT_KILL' }, { names: ['y'], action: 'SCMP_ACT_KILL' }, { names: ['write', 'sendmsg'], action: 'SCMP_ACT_NOTIFY' }],
+    },
+    'linux.seccomp.syscalls[2].action',
+    /SCMP_ACT_NOTIFY cannot be used for sendmsg/,
+  );
+  invalid({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: 'agent.sock', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] }, 'linux.seccomp.listenerPath', /absolute/);
+  invalid({ defaultAction: 'SCMP_ACT_ALLOW', listenerMetadata: 'm' }, 'linux.seccomp.listenerMetadata', /without listenerPath/);
+  invalid({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: l, syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY', errnoRet: 1 }] }, 'linux.seccomp.syscalls[0].action', /errnoRet/);
+});
+
+test('seccompToPlan lets write, read and close notify: berth-init has handed the fd over before it makes them', () => {
+  const plan = seccompToPlan({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/a', syscalls: [{ names: ['write', 'read', 'close'], action: 'SCMP_ACT_NOTIFY' }] })!;
+  assert.equal(plan.syscalls[0]!.action, SCMP_ACT.NOTIFY);
+});
+
+test('seccompToPlan rejects WAIT_KILLABLE_RECV as unsupported', () => {
+  assert.throws(
+    () => seccompToPlan({ defaultAction: 'SCMP_ACT_ALLOW', flags: ['SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'] }),
+    (err: unknown) => isBerthError(err, 'CONFIG_UNSUPPORTED') && err.field === 'linux.seccomp.flags[0]',
+  );
 });
 
 test('seccompToPlan rejects unknown arches, operators, flags and argument indexes', () => {

@@ -14,7 +14,15 @@
  * - `flags` absent (not merely empty) means SECCOMP_FILTER_FLAG_SPEC_ALLOW,
  *   runc's default since 1.1: the filter does not force the speculative
  *   store bypass mitigation on (kernels since 5.16 no longer do by default).
+ * - SCMP_ACT_NOTIFY (seccomp user notification, seccomp_unotify(2)) needs
+ *   `listenerPath`, and the plan carries that path only when some rule
+ *   notifies: without one there is no notify fd, and runc then neither
+ *   connects nor sends anything. A notified syscall waits until the listener
+ *   answers, and the listener gets the fd from the executor only after the
+ *   filter is loaded, so the syscalls of that handover must not notify: the
+ *   default action (runc refuses it too), and sendmsg (below).
  */
+import { isAbsolute } from 'node:path';
 import { BerthError } from '../../errors/index.js';
 import type { LinuxSeccomp } from '../../oci/runtime-spec.js';
 import type { PlanSeccomp, PlanSeccompRule } from '../plan/plan.js';
@@ -47,8 +55,17 @@ export const SECCOMP_ACTIONS: Readonly<Record<string, number>> = Object.freeze({
 /** Actions that carry an errno (errnoRet). */
 export const SECCOMP_ACTIONS_WITH_ERRNO: readonly string[] = ['SCMP_ACT_ERRNO', 'SCMP_ACT_TRACE'];
 
-/** Actions berth recognizes but cannot carry out yet. */
-export const SECCOMP_ACTIONS_UNSUPPORTED: readonly string[] = ['SCMP_ACT_NOTIFY'];
+/**
+ * Syscalls that may not be SCMP_ACT_NOTIFY: berth-init makes them between
+ * loading the filter and the listener having the notify fd, so a notified
+ * one would wait forever for an answer nobody can give. The handover is
+ * one sendmsg(2) straight after the load (berth-init keeps glibc from
+ * trimming the heap in between). runc refuses `write` instead, because its
+ * init writes the fd number to its parent; berth-init writes nothing then,
+ * so notifying write (or close, read ...) is fine: the listener has the fd
+ * by the time the executor makes them.
+ */
+export const SECCOMP_NOTIFY_RESERVED_SYSCALLS: readonly string[] = ['sendmsg'];
 
 /** OCI operator → libseccomp `enum scmp_compare`. */
 export const SECCOMP_OPERATORS: Readonly<Record<string, number>> = Object.freeze({
@@ -97,8 +114,9 @@ export const SECCOMP_FLAGS: Readonly<Record<string, number>> = Object.freeze({
 });
 
 /**
- * Flags berth recognizes but refuses: WAIT_KILLABLE_RECV only changes how
- * a seccomp notify listener is woken, and SCMP_ACT_NOTIFY is not supported.
+ * Flags berth recognizes but refuses: WAIT_KILLABLE_RECV (how a notified
+ * syscall waits for the listener) is set through libseccomp 2.6's
+ * SCMP_FLTATR_CTL_WAITKILL, and berth-init is built with libseccomp 2.5.
  */
 export const SECCOMP_FLAGS_UNSUPPORTED: readonly string[] = ['SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'];
 
@@ -145,19 +163,20 @@ export function toU64(value: number): bigint {
 export function seccompToPlan(seccomp: LinuxSeccomp | undefined, field = 'linux.seccomp'): PlanSeccomp | undefined {
   if (!seccomp) return undefined;
   if (!seccomp.defaultAction && (seccomp.syscalls ?? []).length === 0) return undefined;
-  if (seccomp.listenerPath) {
-    throw new BerthError('CONFIG_UNSUPPORTED', `${field}.listenerPath: seccomp notify listeners are not supported by berth`, {
-      field: `${field}.listenerPath`,
-    });
+  const invalid = (at: string, message: string): BerthError => new BerthError('CONFIG_INVALID', `${at}: ${message}`, { field: at });
+  const { listenerPath } = seccomp;
+  if (listenerPath && !isAbsolute(listenerPath)) {
+    throw invalid(`${field}.listenerPath`, `must be an absolute path to the listener's unix socket, not \`${listenerPath}\``);
   }
-  const unsupported = (name: string, at: string): void => {
-    if (SECCOMP_ACTIONS_UNSUPPORTED.includes(name)) {
-      throw new BerthError('CONFIG_UNSUPPORTED', `${at}: ${name} (seccomp user notification) is not supported by berth`, {
-        field: at,
-      });
-    }
-  };
-  unsupported(seccomp.defaultAction, `${field}.defaultAction`);
+  if (seccomp.listenerMetadata !== undefined && seccomp.listenerMetadata !== '' && !listenerPath) {
+    throw invalid(`${field}.listenerMetadata`, 'must not be set without listenerPath (runtime-spec config-linux.md)');
+  }
+  if (seccomp.defaultAction === 'SCMP_ACT_NOTIFY') {
+    throw invalid(
+      `${field}.defaultAction`,
+      'SCMP_ACT_NOTIFY cannot be used as default action: the syscall that hands the notify fd to the listener would wait for that listener',
+    );
+  }
   const defaultAction = seccompAction(seccomp.defaultAction, seccomp.defaultErrnoRet, `${field}.defaultAction`);
 
   let flags = 0;
@@ -169,7 +188,7 @@ export function seccompToPlan(seccomp: LinuxSeccomp | undefined, field = 'linux.
       const bit = Object.hasOwn(SECCOMP_FLAGS, flag) ? SECCOMP_FLAGS[flag] : undefined;
       if (bit === undefined) throw new BerthError('CONFIG_INVALID', `${at}: unknown seccomp flag \`${flag}\``, { field: at });
       if (SECCOMP_FLAGS_UNSUPPORTED.includes(flag)) {
-        throw new BerthError('CONFIG_UNSUPPORTED', `${at}: ${flag} only matters for seccomp notify, which berth does not support`, {
+        throw new BerthError('CONFIG_UNSUPPORTED', `${at}: ${flag} is not supported by berth (its libseccomp 2.5 cannot set it)`, {
           field: at,
         });
       }
@@ -186,11 +205,24 @@ export function seccompToPlan(seccomp: LinuxSeccomp | undefined, field = 'linux.
   }
 
   const syscalls: PlanSeccompRule[] = [];
+  let notifies = false;
   for (const [i, call] of (seccomp.syscalls ?? []).entries()) {
     const at = `${field}.syscalls[${i}]`;
-    unsupported(call.action, `${at}.action`);
     const action = seccompAction(call.action, call.errnoRet, `${at}.action`);
     if (action === defaultAction) continue;
+    if (action === SCMP_ACT.NOTIFY) {
+      if (!listenerPath) {
+        throw invalid(`${field}.listenerPath`, `is required: ${at}.action is SCMP_ACT_NOTIFY, and the notify fd must go to a listener`);
+      }
+      const reserved = call.names.find((n) => SECCOMP_NOTIFY_RESERVED_SYSCALLS.includes(n));
+      if (reserved !== undefined) {
+        throw invalid(
+          `${at}.action`,
+          `SCMP_ACT_NOTIFY cannot be used for ${reserved}: berth-init hands the notify fd to the listener with it, so it would wait forever`,
+        );
+      }
+      notifies = true;
+    }
     const args = (call.args ?? []).map((arg, j) => {
       const argAt = `${at}.args[${j}]`;
       const op = Object.hasOwn(SECCOMP_OPERATORS, arg.op) ? SECCOMP_OPERATORS[arg.op] : undefined;
@@ -213,5 +245,7 @@ export function seccompToPlan(seccomp: LinuxSeccomp | undefined, field = 'linux.
       syscalls.push({ names, action, args });
     }
   }
-  return { defaultAction, architectures, flags, syscalls };
+  const plan: PlanSeccomp = { defaultAction, architectures, flags, syscalls };
+  if (notifies && listenerPath) plan.listenerPath = listenerPath;
+  return plan;
 }

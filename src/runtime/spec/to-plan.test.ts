@@ -135,6 +135,7 @@ test('specToPlan turns runc’s default spec into the plan runc would carry out'
     newKeyring: true,
     keyringName: '_ses.web',
     parentWaits: false,
+    consoleProxy: false,
     cgroupNsAfterSync: false,
     deviceRules: [],
   });

@@ -287,7 +287,13 @@ test('seccomp problems carry the path of the field', () => {
   expectProblem(sc({ defaultAction: 'SCMP_ACT_NOPE' }), 'CONFIG_INVALID', 'linux.seccomp.defaultAction');
   expectProblem(sc({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: [], action: 'SCMP_ACT_KILL' }] }), 'CONFIG_INVALID', 'linux.seccomp.syscalls[0].names');
   expectProblem(sc({ defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_VAX'] }), 'CONFIG_INVALID', 'linux.seccomp.architectures[1]');
-  expectProblem(sc({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/l.sock' }), 'CONFIG_UNSUPPORTED', 'linux.seccomp.listenerPath');
+  expectProblem(sc({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] }), 'CONFIG_INVALID', 'linux.seccomp.listenerPath');
+  expectProblem(sc({ defaultAction: 'SCMP_ACT_NOTIFY', listenerPath: '/run/l.sock' }), 'CONFIG_INVALID', 'linux.seccomp.defaultAction');
+  expectProblem(
+    sc({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/l.sock', syscalls: [{ names: ['sendmsg'], action: 'SCMP_ACT_NOTIFY' }] }),
+    'CONFIG_INVALID',
+    'linux.seccomp.syscalls[0].action',
+  );
   expectProblem(
     sc({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['x'], action: 'SCMP_ACT_KILL', args: [{ index: 0, value: 1, op: 'SCMP_CMP_EQ', valueTwo: -1 }] }] }),
     'CONFIG_INVALID',

@@ -1,0 +1,58 @@
+/**
+ * bin/berth-runtime loads its one-file bundle with the V8 code cache that the
+ * build writes (scripts/code-cache.cjs, bin/load-bundle.cjs). These tests
+ * check that the built cache is one V8 accepts, and that a cache which does
+ * not belong to the bundle beside it is never handed to V8.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { repoRoot, testTmpRoot } from '../helpers/paths.js';
+import { runOk } from '../helpers/run.js';
+
+const bundle = join(repoRoot, 'dist/bin/berth-runtime.cjs');
+const loader = join(repoRoot, 'bin/load-bundle.cjs');
+
+/** Loads `file` through the loader in a fresh node and reports what V8 did with the cache. */
+async function probeLoad(file: string): Promise<{ rejected: boolean | null; version: string }> {
+  const script = `
+    const { loadBundle } = require(${JSON.stringify(loader)});
+    const { exports, script } = loadBundle(${JSON.stringify(file)});
+    console.log(JSON.stringify({ rejected: script.cachedDataRejected ?? null, version: exports.VERSION }));`;
+  const r = await runOk(process.execPath, ['-e', script]);
+  return JSON.parse(r.stdout) as { rejected: boolean | null; version: string };
+}
+
+test('the build leaves a code cache that V8 accepts for the bundle', async () => {
+  const got = await probeLoad(bundle);
+  assert.equal(got.rejected, false, 'a cache was handed to V8 and accepted (null would mean none was found)');
+  assert.match(got.version, /^\d+\.\d+\.\d+$/);
+});
+
+test('a cache made for another build of the bundle is not used, and the bundle still loads', async () => {
+  const dir = mkdtempSync(join(testTmpRoot(), 'code-cache-'));
+  try {
+    const copy = join(dir, 'berth-runtime.cjs');
+    copyFileSync(bundle, copy);
+    copyFileSync(`${bundle}.cache`, `${copy}.cache`);
+    // Same length, same content, another modification time: the stamp differs.
+    const later = new Date(Date.now() + 60_000);
+    utimesSync(copy, later, later);
+    assert.equal((await probeLoad(copy)).rejected, null, 'no cache may be passed to V8');
+
+    // A cache whose stamp matches but whose body is garbage: V8 rejects it, the code still runs.
+    const cache = readFileSync(`${copy}.cache`);
+    const stat = statSync(copy, { bigint: true });
+    cache.writeBigUInt64LE(stat.size, 0);
+    cache.writeBigUInt64LE(stat.mtimeNs, 8);
+    cache.fill(0x5a, 64);
+    writeFileSync(`${copy}.cache`, cache);
+    const got = await probeLoad(copy);
+    assert.equal(got.rejected, true);
+    assert.match(got.version, /^\d+\.\d+\.\d+$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
