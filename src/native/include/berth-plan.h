@@ -200,14 +200,16 @@
  *
  *   R                          P (stage 0)                    C (child)
  *   | --- plan --------------> |                               |
- *   |                          | connect console socket        |
+ *   |                          | connect console socket,       |
+ *   |                          |   seccomp listener            |
  *   |                          | attach device filter (v2)     |
  *   |                          | setns(NS_JOIN...) in order    |
  *   |                          | clone(CLONE_FLAGS) / fork --> |
  *   | <-- CHILD_PID(pid C) --- |                               | blocks: read CONTINUE
  *   |  write uid/gid maps,     | closes its sync fd; exits 0   |
- *   |  join C to cgroups       | (or waits, PARENT_WAITS)      |
- *   | --- CONTINUE ----------------------------------------->  |
+ *   |  join C to cgroups       | (or waits, PARENT_WAITS;      |
+ *   |                          |  CONSOLE_PROXY: is C's console)|
+ *   | --- CONTINUE(process state JSON, with a listener) ---->  |
  *   |                                          create mode:    | mounts, devices, symlinks
  *   | <-- HOOKS ---------------------------------------------  |
  *   |  run prestart, createRuntime, createContainer hooks      |
