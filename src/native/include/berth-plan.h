@@ -208,7 +208,7 @@
  *   | <-- CHILD_PID(pid C) --- |                               | blocks: read CONTINUE
  *   |  write uid/gid maps,     | closes its sync fd; exits 0   |
  *   |  join C to cgroups       | (or waits, PARENT_WAITS;      |
- *   |                          |  CONSOLE_PROXY: is C's console)|
+ *   |                          |  CONSOLE_PROXY: C's console)  |
  *   | --- CONTINUE(process state JSON, with a listener) ---->  |
  *   |                                          create mode:    | mounts, devices, symlinks
  *   | <-- HOOKS ---------------------------------------------  |
