@@ -2,9 +2,12 @@
 # Cold pull + unpack of an image with a busybox layer and a 200 MiB layer
 # (half random, half text) from a local docker-registry, by berth
 # (pullAndUnpack: download, verify, decompress and unpack in one streaming
-# pass per layer, one overlay lower directory per layer), ctr
-# (containerd 1.6, when its daemon answers), podman (private --root) and
-# skopeo (download only, no unpack). Each run starts from empty storage.
+# pass per layer, one overlay lower directory per layer), ctr (a private
+# containerd 1.6 started by this script: its own config, root, state and
+# socket under the work directory, restarted on an empty root for each run
+# and stopped by its PID), podman (private --root) and skopeo (download
+# only, no unpack). Each run starts from empty storage. A reference line
+# gives `gzip -dc` and `tar -xzf` of the big layer alone, in the same run.
 # The last line is
 #
 #   pull+unpack: berth X s, ctr Y s, podman Z s, skopeo-download W s
@@ -22,8 +25,14 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 work=$(mktemp -d /var/tmp/berth-bench-pull.XXXXXX)
 reg_pid=
+ctrd_pid=
 
+stop_containerd() {
+  if [[ -n "$ctrd_pid" ]]; then kill "$ctrd_pid" 2>/dev/null || true; wait "$ctrd_pid" 2>/dev/null || true; fi
+  ctrd_pid=
+}
 cleanup() {
+  stop_containerd
   if [[ -n "$reg_pid" ]]; then kill "$reg_pid" 2>/dev/null || true; wait "$reg_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
@@ -68,8 +77,53 @@ run_tool() { # name command...
   fi
 }
 
+# A private containerd: nothing of the host's /var/lib/containerd or
+# /run/containerd is used. CRI and the plugins a pull does not need are off.
+ctrd_dir=$work/containerd
+ctrd_sock=$ctrd_dir/containerd.sock
+cat >"$work/containerd.toml" <<TOML
+version = 2
+root = "$ctrd_dir/root"
+state = "$ctrd_dir/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.internal.v1.opt", "io.containerd.internal.v1.restart", "io.containerd.internal.v1.tracing", "io.containerd.tracing.processor.v1.otlp", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs"]
+[grpc]
+  address = "$ctrd_sock"
+[ttrpc]
+  address = "$ctrd_sock.ttrpc"
+[debug]
+  address = ""
+[metrics]
+  address = ""
+TOML
+ctr_() { ctr --address "$ctrd_sock" -n berth-bench "$@"; }
+start_containerd() { # on an empty root; fails when it does not serve
+  rm -rf "$ctrd_dir"
+  mkdir -p "$ctrd_dir"
+  containerd --config "$work/containerd.toml" >>"$OUT/containerd.log" 2>&1 &
+  ctrd_pid=$!
+  for _ in $(seq 100); do
+    if [[ -S $ctrd_sock ]] && ctr_ version >/dev/null 2>&1; then return 0; fi
+    kill -0 "$ctrd_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "pull.sh: containerd did not start (see $OUT/containerd.log)" >&2
+  stop_containerd
+  return 1
+}
+: >"$OUT/containerd.log"
 have_ctr=no
-if command -v ctr >/dev/null && ctr version >/dev/null 2>&1; then have_ctr=yes; fi
+if command -v ctr >/dev/null && command -v containerd >/dev/null; then have_ctr=yes; fi
+
+# The decompression limit: the big layer alone, same machine, same run.
+big=$(ls -S "$work"/layout/blobs/sha256/* | head -1)
+t_gzip=()
+t_tar=()
+for i in $(seq "$RUNS"); do
+  t0=$(now); gzip -dc "$big" >/dev/null; t1=$(now); t_gzip+=("$(echo "$t1 - $t0" | bc)")
+  rm -rf "$work/untar"; mkdir "$work/untar"; sync
+  t0=$(now); tar -xzf "$big" -C "$work/untar"; t1=$(now); t_tar+=("$(echo "$t1 - $t0" | bc)")
+  rm -rf "$work/untar"
+done
 
 for i in $(seq "$RUNS"); do
   rm -rf "$work/berth" "$work/skopeo" "$work/podman"
@@ -81,11 +135,10 @@ for i in $(seq "$RUNS"); do
     run_tool podman podman --root "$work/podman/root" --runroot "$work/podman/run" --storage-driver overlay pull -q --tls-verify=false "$ref"
     podman --root "$work/podman/root" --runroot "$work/podman/run" --storage-driver overlay system reset -f >/dev/null 2>&1 || true
   fi
-  if [[ $have_ctr == yes ]]; then
-    run_tool ctr ctr -n berth-bench images pull --plain-http "$ref"
-    ctr -n berth-bench images rm "$ref" >/dev/null 2>&1 || true
-    ctr -n berth-bench content ls -q 2>/dev/null | xargs -r ctr -n berth-bench content rm >/dev/null 2>&1 || true
-    ctr -n berth-bench snapshots ls 2>/dev/null | awk 'NR>1{print $1}' | tac | xargs -r -n1 ctr -n berth-bench snapshots rm >/dev/null 2>&1 || true
+  if [[ $have_ctr == yes ]] && start_containerd; then
+    sync
+    run_tool ctr ctr_ images pull --plain-http "$ref"
+    stop_containerd
   fi
 done
 
@@ -97,6 +150,7 @@ m_berth=$(median ${times[berth]:-})
 m_ctr=$(median ${times[ctr]:-})
 m_podman=$(median ${times[podman]:-})
 m_skopeo=$(median ${times[skopeo]:-})
+echo "pull.sh: reference (the big layer alone, medians): gzip -dc $(median "${t_gzip[@]}") s, tar -xzf $(median "${t_tar[@]}") s"
 ratio() { if [[ $1 != n/a && $2 != n/a ]]; then echo "scale=2; $2 / $1" | bc; else echo n/a; fi; }
 echo "pull.sh: ratios (other / berth): ctr $(ratio "$m_berth" "$m_ctr"), podman $(ratio "$m_berth" "$m_podman"), skopeo-download $(ratio "$m_berth" "$m_skopeo")"
 echo "pull+unpack: berth $m_berth s, ctr $m_ctr s, podman $m_podman s, skopeo-download $m_skopeo s"

@@ -25,10 +25,11 @@ APT_PACKAGES=(
   hyperfine
   # ip (network namespaces), unshare/mount/nsenter, ps/pgrep.
   iproute2 util-linux procps
-  # Layer unpacking (src/image/unpack): setfattr for overlayfs opaque
-  # directories and file xattrs (Node.js cannot set xattrs); coreutils gives
-  # mknod/mkfifo for whiteouts, fifos and device nodes.
-  attr
+  # Layer unpacking tests (src/image/unpack): getfattr to check xattrs, setcap
+  # to give a file a real security.capability (the unpack itself uses
+  # dist/native/berth-unpack-helper, built from src/native/unpack). The
+  # copying snapshotter uses getfattr/setfattr too.
+  attr libcap2-bin
   # Image tests (test/integration/image-*): a real registry (distribution 2.8)
   # and an independent client that pushes test images to it and pulls back
   # what berth pushes.

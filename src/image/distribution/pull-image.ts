@@ -15,7 +15,7 @@
  */
 import { mapLimit } from '../../util/map-limit.js';
 import { BerthError } from '../../errors/index.js';
-import type { ContentStore } from '../content/index.js';
+import type { ContentStore, ResourceLease } from '../content/index.js';
 import { layerMediaTypeInfo } from '../manifest/media-types.js';
 import { parseImageConfig, parseManifest } from '../manifest/parse-manifest.js';
 import { defaultPlatform, parsePlatform, selectManifest } from '../manifest/platform.js';
@@ -47,6 +47,12 @@ export interface PullOptions {
   signal?: AbortSignal;
   /** Least time between two `downloading` events of one blob. Default 100 ms. */
   progressIntervalMs?: number;
+  /**
+   * Every manifest, index, config and layer blob is added to this lease
+   * before the pull checks whether the store has it, so a garbage collection
+   * running meanwhile keeps it (see `content/lease.ts`).
+   */
+  lease?: ResourceLease;
 }
 
 export interface PullResult {
@@ -111,6 +117,7 @@ async function fetchBlob(
 ): Promise<void> {
   const emit = options.onProgress ?? (() => {});
   const interval = options.progressIntervalMs ?? 100;
+  options.lease?.add({ type: 'content', digest: desc.digest });
   if (await store.findInfo(desc.digest)) {
     emit({ id: desc.digest, kind, phase: 'done', current: desc.size, total: desc.size, cached: true });
     return;
@@ -166,19 +173,21 @@ export async function resolveImageManifest(
   client: RegistryClient,
   store: ContentStore,
   input: ImageReference | string,
-  options: Pick<PullOptions, 'platform' | 'signal'> = {},
+  options: Pick<PullOptions, 'platform' | 'signal' | 'lease'> = {},
 ): Promise<ResolvedImage> {
   const ref = typeof input === 'string' ? parseDockerReference(input) : input;
   const name = formatReference(ref);
   const platform = typeof options.platform === 'string' ? parsePlatform(options.platform) : (options.platform ?? defaultPlatform());
-  const { signal } = options;
+  const { signal, lease } = options;
 
   const resolved = await client.resolve(ref, { signal });
+  lease?.add({ type: 'content', digest: resolved.descriptor.digest });
   const root = await manifestFromStoreOrRegistry(client, store, ref, resolved.descriptor, resolved.bytes, signal);
   let manifestDescriptor = root.descriptor;
   let manifest: ImageManifest;
   if (root.parsed.kind === 'index') {
     const chosen = selectManifest(root.parsed.index, platform, name);
+    lease?.add({ type: 'content', digest: chosen.digest });
     const m = await manifestFromStoreOrRegistry(client, store, ref, chosen, undefined, signal);
     if (m.parsed.kind !== 'manifest') {
       throw new BerthError('MANIFEST_INVALID', `manifest \`${chosen.digest}\` of \`${name}\`: an index entry for a platform points to another index`);

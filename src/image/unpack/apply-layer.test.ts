@@ -243,3 +243,90 @@ test('device nodes can be refused, and oversized or garbage layers fail cleanly'
     await assert.rejects(applyLayer(from(truncated), target, { ownership: false }), (err: unknown) => isBerthError(err, 'LAYER_INVALID'));
   });
 });
+
+/** cap_setuid, cap_setgid and cap_setfcap, effective (VFS_CAP_REVISION_2): bytes that are not UTF-8. */
+const CAPABILITY = Buffer.from('01000002' + 'c0000080' + '00000000' + '00000000' + '00000000', 'hex');
+
+/** A tar with one file whose PAX header carries `attr` = `value` as raw bytes. */
+async function tarWithRawXattr(name: string, attr: string, value: Buffer): Promise<Buffer> {
+  // tar-stream writes PAX values as UTF-8 text: write a placeholder of the
+  // same length, then put the raw bytes in its place (PAX data is not
+  // covered by the header checksum).
+  const placeholder = 'P'.repeat(value.length);
+  const tarball = await makeTar([{ header: { name, pax: { [`SCHILY.xattr.${attr}`]: placeholder } }, content: 'bin' }]);
+  const at = tarball.indexOf(`${attr}=${placeholder}\n`);
+  assert.ok(at > 0);
+  value.copy(tarball, at + attr.length + 1);
+  return tarball;
+}
+
+function getfattrHex(path: string, attr: string): string {
+  const out = execFileSync('getfattr', ['-h', '-e', 'hex', '-n', attr, path], { encoding: 'utf8' });
+  const m = /=0x([0-9a-f]+)/.exec(out);
+  assert.ok(m, `getfattr shows ${attr}: ${out}`);
+  return m[1]!;
+}
+
+test('a binary security.capability xattr is written byte for byte', { skip: !isRoot && 'needs root (security xattrs)' }, async () => {
+  await withSandbox(async (target) => {
+    assert.notDeepEqual(Buffer.from(CAPABILITY.toString('utf8'), 'utf8'), CAPABILITY, 'the value does not survive a UTF-8 decode');
+    const tarball = await tarWithRawXattr('bin/ping', 'security.capability', CAPABILITY);
+    await applyLayer(from(tarball), target);
+    assert.equal(getfattrHex(join(target, 'bin/ping'), 'security.capability'), CAPABILITY.toString('hex'));
+    assert.equal(await readFile(join(target, 'bin/ping'), 'utf8'), 'bin');
+  });
+});
+
+test('a capability set by setcap and archived by GNU tar survives the unpack', { skip: !isRoot && 'needs root (setcap)' }, async (t) => {
+  const work = await mkdtemp(join(tmpdir(), 'berth-setcap-'));
+  try {
+    await mkdir(join(work, 'src/bin'), { recursive: true });
+    await writeFile(join(work, 'src/bin/tool'), 'tool', { mode: 0o755 });
+    try {
+      execFileSync('setcap', ['cap_setuid,cap_setgid,cap_setfcap+ep', join(work, 'src/bin/tool')], { stdio: 'pipe' });
+    } catch (err) {
+      t.skip(`setcap is not usable here: ${String(err)}`);
+      return;
+    }
+    const want = getfattrHex(join(work, 'src/bin/tool'), 'security.capability');
+    execFileSync('tar', ['--format=pax', '--xattrs', '--xattrs-include=*', '-C', join(work, 'src'), '-cf', join(work, 'layer.tar'), 'bin']);
+    await mkdir(join(work, 'target'));
+    await applyLayer(from(await readFile(join(work, 'layer.tar')), 4096), join(work, 'target'));
+    assert.equal(getfattrHex(join(work, 'target/bin/tool'), 'security.capability'), want);
+    assert.equal((await stat(join(work, 'target/bin/tool'))).mode & 0o7777, 0o755);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+});
+
+test('a thousand whiteouts and a thousand xattrs are all unpacked', { skip: !isRoot && 'needs root (mknod, trusted xattrs)' }, async () => {
+  await withSandbox(async (target) => {
+    const entries: Entry[] = [{ header: { name: 'd/', type: 'directory', mode: 0o755 } }];
+    for (let i = 0; i < 1000; i++) entries.push({ header: { name: `d/.wh.gone${i}` } });
+    for (let i = 0; i < 1000; i++) entries.push({ header: { name: `d/f${i}`, pax: { 'SCHILY.xattr.user.n': String(i) } }, content: 'x' });
+    const result = await applyLayer(from(await makeTar(entries), 64 << 10), target);
+    assert.equal(result.entries, 2001);
+    const names = await readdir(join(target, 'd'));
+    assert.equal(names.length, 2000);
+    for (const i of [0, 500, 999]) {
+      const wh = await lstat(join(target, `d/gone${i}`));
+      assert.ok(wh.isCharacterDevice() && wh.rdev === 0, `d/gone${i} is a whiteout`);
+      assert.equal(execFileSync('getfattr', ['--only-values', '-n', 'user.n', join(target, `d/f${i}`)], { encoding: 'utf8' }), String(i));
+    }
+  });
+});
+
+test('a device node whose parent is swapped for a symlink is not created through it', { skip: !isRoot && 'needs root (mknod)' }, async () => {
+  await withSandbox(async (target, outside) => {
+    // `d` is a symlink to outside when the device comes: resolved inside
+    // the target, `d/null` lands in `/outside` of the target, not the host's.
+    const tarball = await makeTar([
+      { header: { name: 'd', type: 'symlink', linkname: outside } },
+      { header: { name: 'd/null', type: 'character-device', mode: 0o666, devmajor: 1, devminor: 3 } },
+      { header: { name: 'd/.wh.secret' } },
+    ]);
+    await applyLayer(from(tarball), target);
+    assert.ok((await lstat(join(target, outside, 'null'))).isCharacterDevice());
+    assert.ok((await lstat(join(target, outside, 'secret'))).isCharacterDevice());
+  });
+});

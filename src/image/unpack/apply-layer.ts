@@ -16,14 +16,14 @@
  */
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, lchown, link, lstat, lutimes, mkdir, open, readdir, rm, symlink } from 'node:fs/promises';
+import { chmod, lchown, link, lstat, lutimes, mkdir, open, readdir, rm, symlink, type FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { once } from 'node:events';
-import * as tar from 'tar-stream';
 import { BerthError, isBerthError, isErrno } from '../../errors/index.js';
 import { cleanEntryPath, resolveParentInRoot } from './safe-path.js';
 import { decompressor, peekCompression, type Compression } from './decompress.js';
-import { makeNode, setXattr } from './special-files.js';
+import { SpecialFiles } from './special-files.js';
+import { createTarExtract, type TarHeader } from './tar-extract.js';
 
 export interface ApplyLayerOptions {
   /** `overlay`: whiteouts become overlayfs whiteouts (target is an upper dir). `delete`: whiteouts remove paths (target is a full tree). */
@@ -53,7 +53,7 @@ const OPAQUE_MARKER = '.wh..wh..opq';
 /** Other `.wh..wh.` names (aufs hardlink dirs) carry nothing for us. */
 const WHITEOUT_META_PREFIX = '.wh..wh.';
 
-type Header = tar.Header;
+type Header = TarHeader;
 
 function unsafe(entry: string, why: string): BerthError {
   return new BerthError('LAYER_UNSAFE', `layer entry \`${entry}\` ${why}`);
@@ -74,7 +74,7 @@ export async function applyLayer(source: AsyncIterable<Uint8Array>, target: stri
   const hash = createHash('sha256');
   const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
   let sizeBytes = 0;
-  const extract = tar.extract();
+  const extract = createTarExtract();
   const abort = new AbortController();
   const onOuterAbort = () => abort.abort(options.signal?.reason);
   options.signal?.addEventListener('abort', onOuterAbort, { once: true });
@@ -116,8 +116,12 @@ export async function applyLayer(source: AsyncIterable<Uint8Array>, target: stri
     }
     await feed;
     await applier.finish();
+    await applier.close();
   } catch (caught) {
-    const err = isBerthError(feedError) ? feedError : caught;
+    // A failed feed (bad gzip, too large) destroys the tar stream, and the
+    // unpacker then sees only "stream destroyed": report the cause.
+    const err = feedError ?? caught;
+    await applier.close().catch(() => {});
     abort.abort(err);
     stream.destroy();
     gunzip?.destroy();
@@ -138,6 +142,50 @@ export async function applyLayer(source: AsyncIterable<Uint8Array>, target: stri
   return { diffId, sizeBytes, compression, entries };
 }
 
+/** File data is gathered into writes of about this size. */
+const FILE_WRITE_BATCH_BYTES = 1 << 20;
+
+/**
+ * Writes an entry's data at the start of `fh`. Chunks are gathered into
+ * ~1 MiB writes, and one write is in flight while the next batch fills, so
+ * reading the tar stream (and inflating it) goes on during the write's trip
+ * to the thread pool instead of waiting for it.
+ */
+async function writeBody(fh: FileHandle, body: AsyncIterable<Buffer>): Promise<void> {
+  let position = 0;
+  let pending: Promise<void> | undefined;
+  let batch: Buffer[] = [];
+  let batched = 0;
+  const writeAll = async (data: Buffer, at: number): Promise<void> => {
+    for (let done = 0; done < data.byteLength; ) {
+      const { bytesWritten } = await fh.write(data, done, data.byteLength - done, at + done);
+      done += bytesWritten;
+    }
+  };
+  const flush = async (): Promise<void> => {
+    const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
+    batch = [];
+    batched = 0;
+    if (pending) await pending;
+    pending = writeAll(data, position);
+    // Its failure is taken up by the next flush or the end; until then it must not count as unhandled.
+    pending.catch(() => {});
+    position += data.byteLength;
+  };
+  try {
+    for await (const chunk of body) {
+      batch.push(chunk);
+      batched += chunk.byteLength;
+      if (batched >= FILE_WRITE_BATCH_BYTES) await flush();
+    }
+    if (batched > 0) await flush();
+    await pending;
+  } finally {
+    // A failure midway must not leave a write running on a handle about to be closed.
+    await pending?.catch(() => {});
+  }
+}
+
 class LayerApplier {
   readonly #root: string;
   readonly #whiteouts: 'overlay' | 'delete';
@@ -149,9 +197,11 @@ class LayerApplier {
   readonly #dirCache = new Map<string, string>();
   /** Paths this layer wrote: an opaque marker hides lower layers only, whatever the entry order. */
   readonly #written = new Set<string>();
+  readonly #specials: SpecialFiles;
 
   constructor(root: string, options: ApplyLayerOptions) {
     this.#root = root;
+    this.#specials = new SpecialFiles(root);
     this.#whiteouts = options.whiteouts ?? 'overlay';
     this.#ownership = options.ownership ?? process.getuid?.() === 0;
     this.#devices = options.devices ?? 'create';
@@ -203,19 +253,24 @@ class LayerApplier {
         return;
       }
       case 'fifo':
-        await makeNode(path, 'p', h.mode ?? 0o644, 0, 0, name);
+        await this.#specials.makeNode(parent, base, 'p', h.mode ?? 0o644, 0, 0, name);
         await this.#meta(path, h, 'node');
         return;
       case 'character-device':
       case 'block-device':
         if (this.#devices === 'skip') return;
         if (this.#devices === 'reject') throw unsafe(name, `is a device node, which is not allowed here`);
-        await makeNode(path, h.type === 'block-device' ? 'b' : 'c', h.mode ?? 0o600, h.devmajor ?? 0, h.devminor ?? 0, name);
+        await this.#specials.makeNode(parent, base, h.type === 'block-device' ? 'b' : 'c', h.mode ?? 0o600, h.devmajor ?? 0, h.devminor ?? 0, name);
         await this.#meta(path, h, 'node');
         return;
       default:
         throw new BerthError('LAYER_INVALID', `layer entry \`${name}\` has type \`${String(h.type)}\`, which cannot be unpacked`);
     }
+  }
+
+  /** Ends the special-files helper, if one was started. */
+  close(): Promise<void> {
+    return this.#specials.close();
   }
 
   async finish(): Promise<void> {
@@ -229,7 +284,7 @@ class LayerApplier {
     const parent = await this.#parentDir(parts, name);
     if (base === OPAQUE_MARKER) {
       if (this.#whiteouts === 'overlay') {
-        await setXattr(parent, 'trusted.overlay.opaque', Buffer.from('y'), name);
+        await this.#specials.setXattr(parent, '.', 'trusted.overlay.opaque', Buffer.from('y'), name);
       } else {
         // Opaque in a full tree: drop what lower layers put in the directory.
         await this.#removeLowerChildren(parent);
@@ -242,7 +297,7 @@ class LayerApplier {
     const path = `${parent}/${victim}`;
     if (this.#whiteouts === 'overlay') {
       await this.#clear(path);
-      await makeNode(path, 'c', 0, 0, 0, name);
+      await this.#specials.makeNode(parent, victim, 'c', 0, 0, 0, name);
     } else {
       await this.#clear(path);
     }
@@ -296,15 +351,7 @@ class LayerApplier {
   async #writeFile(path: string, h: Header, body: AsyncIterable<Buffer>): Promise<void> {
     const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     try {
-      let position = 0;
-      for await (const chunk of body) {
-        let done = 0;
-        while (done < chunk.byteLength) {
-          const { bytesWritten } = await fh.write(chunk, done, chunk.byteLength - done, position);
-          done += bytesWritten;
-          position += bytesWritten;
-        }
-      }
+      await writeBody(fh, body);
       // chown before chmod: chown clears setuid/setgid bits.
       if (this.#ownership) await fh.chown(h.uid ?? 0, h.gid ?? 0);
       await fh.chmod((h.mode ?? 0o644) & 0o7777);
@@ -328,17 +375,10 @@ class LayerApplier {
   }
 
   async #xattrs(path: string, h: Header): Promise<void> {
-    const pax = h.pax;
-    if (!pax) return;
-    for (const [key, value] of Object.entries(pax as Record<string, string>)) {
-      if (!key.startsWith('SCHILY.xattr.')) continue;
-      const attr = key.slice('SCHILY.xattr.'.length);
-      // tar-stream decodes PAX records as UTF-8; a binary value (such as
-      // security.capability) arrives damaged and must not be written.
-      if (value.includes('\uFFFD')) {
-        throw new BerthError('LAYER_UNSUPPORTED', `layer entry \`${h.name}\` has a binary xattr \`${attr}\` that this unpacker cannot read yet`);
-      }
-      await setXattr(path, attr, Buffer.from(value, 'utf8'), h.name);
+    if (!h.xattrs) return;
+    const slash = path.lastIndexOf('/');
+    for (const [attr, value] of h.xattrs) {
+      await this.#specials.setXattr(path.slice(0, slash), path.slice(slash + 1), attr, value, h.name);
     }
   }
 }

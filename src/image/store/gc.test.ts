@@ -1,0 +1,179 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { LocalContentStore, type ContentInfo } from '../content/index.js';
+import { deleteImage } from './delete-image.js';
+import { blobDigests, makeStoreFixture, putBlob, putImage, type StoreFixture } from './testing.js';
+
+async function withFixture(fn: (fx: StoreFixture) => Promise<void>, options: Parameters<typeof makeStoreFixture>[0] = {}): Promise<void> {
+  const fx = await makeStoreFixture(options);
+  try {
+    await fn(fx);
+  } finally {
+    await fx.close();
+  }
+}
+
+const snapshotNames = async (fx: StoreFixture): Promise<string[]> => (await fx.snapshotter.list()).map((s) => s.name).sort();
+
+test('collect removes the blobs and snapshots only a deleted image used, children first; shared ones stay', () =>
+  withFixture(async (fx) => {
+    const a = await putImage(fx, ['base', 'a-top']);
+    const b = await putImage(fx, ['base', 'b-top', 'b-top-2']);
+    fx.images.create({ name: 'a', target: a.manifest });
+    fx.images.create({ name: 'b', target: b.manifest });
+    const usage = await Promise.all(b.chainIds.slice(1).map((id) => fx.snapshotter.usage(id)));
+    fx.images.delete('b');
+
+    const report = await fx.collector.collect();
+    const bOnly = [b.manifest, b.config, b.layers[1]!, b.layers[2]!];
+    assert.deepEqual(report.content.slice().sort(), bOnly.map((d) => d.digest).sort());
+    assert.deepEqual(report.snapshots, [b.chainIds[2], b.chainIds[1]]);
+    assert.deepEqual(report.ingests, []);
+    assert.deepEqual(report.expiredLeases, []);
+    assert.equal(report.complete, true);
+    const blobBytes = bOnly.reduce((n, d) => n + d.size, 0);
+    assert.equal(report.bytesFreed, blobBytes + usage.reduce((n, u) => n + u.sizeBytes, 0));
+    assert.ok(usage.every((u) => u.sizeBytes > 0));
+
+    assert.deepEqual(await blobDigests(fx.content), [a.manifest, a.config, ...a.layers].map((d) => d.digest).sort());
+    assert.deepEqual(await snapshotNames(fx), [...a.chainIds].sort());
+
+    // Nothing more to do: a second collection removes nothing.
+    assert.deepEqual(await fx.collector.collect(), { content: [], snapshots: [], ingests: [], expiredLeases: [], bytesFreed: 0, complete: true });
+    assert.deepEqual(await snapshotNames(fx), [...a.chainIds].sort());
+  }));
+
+test("a container's snapshot keeps its parent chain after its image is deleted", () =>
+  withFixture(async (fx) => {
+    const a = await putImage(fx, ['l0', 'l1']);
+    fx.images.create({ name: 'a', target: a.manifest });
+    await fx.snapshotter.prepare('ctr', a.chainIds[1]!);
+    fx.images.delete('a');
+    const report = await fx.collector.collect();
+    assert.deepEqual(report.snapshots, []);
+    assert.equal(report.content.length, 4);
+    assert.deepEqual(await snapshotNames(fx), ['ctr', ...a.chainIds].sort());
+    await fx.snapshotter.remove('ctr');
+    assert.deepEqual((await fx.collector.collect()).snapshots, [a.chainIds[1], a.chainIds[0]]);
+  }));
+
+test('a lease keeps unreferenced blobs and snapshots; once it has expired the collection deletes it and they go', () =>
+  withFixture(async (fx) => {
+    const a = await putImage(fx, ['l0']);
+    const lease = fx.leases.create({ id: 'pull', expiresInMs: 60_000 });
+    for (const d of [a.manifest, a.config, ...a.layers]) lease.add({ type: 'content', digest: d.digest });
+    lease.add({ type: 'snapshot', key: a.chainIds[0]! });
+    const kept = await fx.collector.collect();
+    assert.deepEqual([kept.content, kept.snapshots], [[], []]);
+    assert.equal((await blobDigests(fx.content)).length, 3);
+
+    fx.clock.now = new Date(fx.clock.now.getTime() + 60_000);
+    const gone = await fx.collector.collect();
+    assert.deepEqual(gone.expiredLeases, ['pull']);
+    assert.equal(gone.content.length, 3);
+    assert.deepEqual(gone.snapshots, [a.chainIds[0]]);
+    assert.deepEqual(fx.leases.list(), []);
+    assert.deepEqual(await blobDigests(fx.content), []);
+  }));
+
+test("an abandoned ingest is swept after the grace period; a live writer's ingest and a leased one are not", () =>
+  withFixture(
+    async (fx) => {
+      const desc = (n: number) => ({ digest: `sha256:${String(n).repeat(64)}`, size: 100 });
+      const live = await fx.content.openWriter('live', desc(1));
+      await live.write(Buffer.alloc(10));
+      const abandoned = await fx.content.openWriter('abandoned', desc(2));
+      await abandoned.write(Buffer.alloc(20));
+      await abandoned.close();
+      const leased = await fx.content.openWriter('leased', desc(3));
+      await leased.write(Buffer.alloc(30));
+      await leased.close();
+      fx.leases.create({ id: 'pull' }).add({ type: 'content', digest: desc(3).digest });
+      try {
+        fx.clock.now = new Date(Date.now() + 30 * 60_000);
+        assert.deepEqual((await fx.collector.collect()).ingests, [], 'all within the grace period');
+        fx.clock.now = new Date(Date.now() + 2 * 60 * 60_000);
+        const report = await fx.collector.collect();
+        assert.deepEqual(report.ingests, ['abandoned']);
+        assert.equal(report.bytesFreed, 20);
+        assert.deepEqual((await fx.content.listIngests()).map((i) => i.ref).sort(), ['leased', 'live']);
+        await live.write(Buffer.alloc(10));
+        assert.equal(live.offset, 20, 'the live writer still writes');
+      } finally {
+        await live.abort();
+      }
+    },
+    { ingestGraceMs: 60 * 60_000 },
+  ));
+
+test('an image written between the mark and the sweep keeps what it references (the collection marks again)', async () => {
+  let onList: (() => void) | undefined;
+  class RacingStore extends LocalContentStore {
+    override async *list(): AsyncIterable<ContentInfo> {
+      const hook = onList;
+      onList = undefined;
+      hook?.();
+      yield* super.list();
+    }
+  }
+  await withFixture(
+    async (fx) => {
+      const a = await putImage(fx, ['l0', 'l1']);
+      onList = () => fx.images.create({ name: 'late', target: a.manifest });
+      const report = await fx.collector.collect();
+      assert.deepEqual([report.content, report.snapshots, report.complete], [[], [], true]);
+      assert.equal((await blobDigests(fx.content)).length, 4);
+      assert.equal((await snapshotNames(fx)).length, 2);
+    },
+    { content: (root) => new RacingStore(root) },
+  );
+});
+
+test('a blob and a snapshot leased while the collection runs are kept', async () => {
+  let onList: (() => void) | undefined;
+  class RacingStore extends LocalContentStore {
+    override async *list(): AsyncIterable<ContentInfo> {
+      const hook = onList;
+      onList = undefined;
+      hook?.();
+      yield* super.list();
+    }
+  }
+  await withFixture(
+    async (fx) => {
+      const keep = await putBlob(fx.content, 'a pull decided to reuse this');
+      const drop = await putBlob(fx.content, 'garbage');
+      const image = await putImage(fx, ['l0', 'l1']);
+      onList = () => {
+        const lease = fx.leases.create({ id: 'pull' });
+        lease.add({ type: 'content', digest: keep.digest });
+        lease.add({ type: 'snapshot', key: image.chainIds[0]! });
+      };
+      const report = await fx.collector.collect();
+      assert.deepEqual(report.content.slice().sort(), [drop.digest, image.manifest.digest, image.config.digest, ...image.layers.map((l) => l.digest)].sort());
+      assert.deepEqual(await blobDigests(fx.content), [keep.digest]);
+      assert.deepEqual(report.snapshots, [image.chainIds[1]]);
+      assert.deepEqual(await snapshotNames(fx), [image.chainIds[0]]);
+    },
+    { content: (root) => new RacingStore(root) },
+  );
+});
+
+test('deleteImage deletes the record and, with gc, what only that image used; an unknown image is IMAGE_NOT_FOUND', () =>
+  withFixture(async (fx) => {
+    const a = await putImage(fx, ['l0']);
+    fx.images.create({ name: 'a', target: a.manifest });
+    fx.images.create({ name: 'a:2', target: a.manifest });
+    const first = await deleteImage(fx, 'a', { gc: true });
+    assert.equal(first.image.name, 'docker.io/library/a:latest');
+    assert.deepEqual([first.gc?.content, first.gc?.snapshots], [[], []], 'a:2 still references everything');
+    const second = await deleteImage(fx, 'docker.io/library/a:2', { gc: true });
+    assert.equal(second.gc?.content.length, 3);
+    assert.deepEqual(second.gc?.snapshots, a.chainIds);
+
+    await assert.rejects(deleteImage(fx, 'a', { gc: true }), { code: 'IMAGE_NOT_FOUND', message: 'image `docker.io/library/a:latest` is not in the image store' });
+    await assert.rejects(deleteImage(fx, 'Not/Valid'), { code: 'REFERENCE_INVALID' });
+    const none = await deleteImage(fx, 'a:3').catch((err: unknown) => err);
+    assert.equal((none as { code?: string }).code, 'IMAGE_NOT_FOUND');
+  }));
