@@ -18,6 +18,11 @@
  * is passed over for the next. A mirror is trusted no more than the
  * registry: manifests are verified before they are returned (a lie falls
  * through), blobs by the content store at commit.
+ *
+ * A blob whose descriptor has `urls` (non-distributable and Docker foreign
+ * layers) is asked of those URLs before any mirror or the registry, with a
+ * plain GET that carries no registry's credentials; it is trusted as little
+ * as a mirror.
  */
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -33,6 +38,9 @@ import { loadCertsDir } from './certs-dir.js';
 import type { CredentialLookup } from './credentials.js';
 import { discard, header, HttpTransport, readBody, type HttpRequest, type HttpResponse, type TlsOptions } from './http-transport.js';
 import { isNetworkError, isRetryableStatus, RetryableError, withRetry, type RetryOptions } from './retry.js';
+
+/** Redirects followed from a blob URL (Go's net/http default, which containerd has). */
+const MAX_URL_REDIRECTS = 10;
 
 /** Manifests larger than this are refused (containerd's limit). */
 export const MAX_MANIFEST_BYTES = 4 << 20;
@@ -191,6 +199,11 @@ export class RegistryClient {
   readonly #mirrors: Map<string, URL[]>;
   /** Mirror origins that could not be reached, and until when they are passed over. */
   readonly #mirrorDown = new Map<string, number>();
+  /** Blob-URL origins that could not be reached, and until when they are passed over. */
+  readonly #urlDown = new Map<string, number>();
+  /** `<digest> <url>`: blob URLs that sent other content for the digest. */
+  readonly #urlLied = new Set<string>();
+  readonly #urlTransports = new Map<string, HttpTransport>();
 
   /** Fails with `ARGUMENT_INVALID` naming the entry when `mirrors` has one that is not an allowed origin. */
   constructor(options: RegistryClientOptions = {}) {
@@ -503,12 +516,39 @@ export class RegistryClient {
    * ignores the range gets its first `offset` bytes skipped; a body whose
    * length disagrees with the descriptor fails before any byte is used.
    * The bytes are not verified here: the caller's store checks the digest
-   * at commit, whichever endpoint sent them.
+   * at commit, whichever source sent them.
+   *
+   * A descriptor with `urls` (a non-distributable layer, Docker's foreign
+   * layer, or any blob its author placed elsewhere) is asked of those first,
+   * in order, as containerd does, then of the mirrors and the registry: the
+   * image spec says a client SHOULD fetch such content from its URLs, and
+   * the registry may not hold it. See `#blobUrls` for the URLs taken and
+   * `#openBlobUrl` for how one is asked.
    */
   async openBlob(input: ImageReference | string, descriptor: Descriptor, options: { offset?: number; signal?: AbortSignal } = {}): Promise<AsyncIterable<Uint8Array>> {
     const ref = toRef(input);
     const what = `blob ${descriptor.digest} of ${ref.domain}/${ref.path}`;
-    return this.#pullFrom(ref, `fetching ${what}`, options.signal, (h) => this.#openBlobAt(h, ref, descriptor, what, options));
+    const failed: string[] = [];
+    for (const url of this.#blobUrls(descriptor, what)) {
+      try {
+        const body = await this.#openBlobUrl(url, descriptor, what, options);
+        this.#debug(`${what}: from ${url.href}`);
+        return body;
+      } catch (err) {
+        if (options.signal?.aborted) throw err;
+        const reason = (err as Error)?.message ?? String(err);
+        // Unreachable: passed over for a while, so a dead host costs one timeout, not one per blob.
+        if (isNetworkError(err)) this.#urlDown.set(url.origin, this.#now + (this.#opts.mirrorBackoffMs ?? 30_000));
+        this.#debug(`${what}: ${url.href} failed, trying the next source: ${reason}`);
+        failed.push(`${url.href}: ${reason}`);
+      }
+    }
+    try {
+      return await this.#pullFrom(ref, `fetching ${what}`, options.signal, (h) => this.#openBlobAt(h, ref, descriptor, what, options));
+    } catch (err) {
+      if (failed.length === 0 || !isBerthError(err)) throw err;
+      throw new BerthError(err.code, `${err.message}; its urls failed too (${failed.join('; ')})`, { cause: err });
+    }
   }
 
   async #openBlobAt(h: HostState, ref: ImageReference, descriptor: Descriptor, what: string, options: { offset?: number; signal?: AbortSignal }): Promise<AsyncIterable<Uint8Array>> {
@@ -519,23 +559,117 @@ export class RegistryClient {
     if (res.status !== 200 && res.status !== 206) {
       return this.#fail(h, res, `fetching ${what}`, new BerthError('BLOB_NOT_FOUND', `${what} is unknown to ${h.label}`));
     }
-    let skip = 0;
-    if (res.status === 206) {
-      const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(res.headers, 'content-range') ?? '');
-      if (!m || Number(m[1]) !== offset) {
-        discard(res.body);
-        throw new BerthError('REGISTRY_PROTOCOL', `fetching ${what}: asked ${h.label} for bytes from ${offset}, got Content-Range \`${header(res.headers, 'content-range') ?? ''}\``);
+    return blobBody(res, descriptor, offset, h.label, what);
+  }
+
+  /**
+   * The descriptor's `urls` worth asking, in order. Passed over, each with a
+   * debug line: what does not parse; what `#urlRefusal` refuses; a URL that
+   * sent other content for this digest before; an origin that could not be
+   * reached a moment ago.
+   */
+  #blobUrls(descriptor: Descriptor, what: string): URL[] {
+    const out: URL[] = [];
+    for (const text of descriptor.urls ?? []) {
+      let url: URL;
+      try {
+        url = new URL(text);
+      } catch {
+        this.#debug(`${what}: ignoring url \`${text}\`: not a URL`);
+        continue;
       }
-    } else {
-      skip = offset;
+      url.hash = '';
+      const refused = this.#urlRefusal(url);
+      if (refused) {
+        this.#debug(`${what}: ignoring url \`${text}\`: ${refused}`);
+        continue;
+      }
+      if (this.#urlLied.has(`${descriptor.digest} ${url.href}`)) {
+        this.#debug(`${what}: skipping ${url.href}, which sent other content for it before`);
+        continue;
+      }
+      const downUntil = this.#urlDown.get(url.origin);
+      if (downUntil !== undefined && downUntil > this.#now) {
+        this.#debug(`${what}: skipping ${url.href}, unreachable a moment ago`);
+        continue;
+      }
+      this.#urlDown.delete(url.origin);
+      out.push(url);
     }
-    const length = Number(header(res.headers, 'content-length'));
-    const expectedLength = descriptor.size - offset + skip;
-    if (header(res.headers, 'content-length') !== undefined && Number.isSafeInteger(length) && length !== expectedLength) {
+    return out;
+  }
+
+  /**
+   * Why a blob URL (or a redirect from one) may not be fetched; undefined
+   * when it may. Only http and https: a `file:` URL would read this host's
+   * disk. Plain HTTP follows the rule for registries and mirrors (loopback
+   * hosts and `insecureRegistries` only): wrong bytes would fail the digest
+   * anyway, but what is pulled would be visible on the wire. Credentials
+   * in a URL would be sent by node:http as Basic auth, to a host the image
+   * author chose.
+   */
+  #urlRefusal(url: URL): string | undefined {
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') return `the scheme must be https or http, not ${url.protocol.slice(0, -1)}`;
+    if (url.username || url.password) return 'credentials in a URL are not sent';
+    if (url.protocol === 'http:' && !LOOPBACK.test(url.host) && !this.#insecure(url.host)) {
+      return `plain HTTP is allowed only for loopback hosts and insecure registries; mark ${url.host} insecure to allow it`;
+    }
+    return undefined;
+  }
+
+  /**
+   * Asks one blob URL: a plain GET with no registry's credentials (the host
+   * is the image author's choice, not the user's), a Range for a resume as
+   * for registry blobs, redirects followed while each hop passes
+   * `#urlRefusal`, one try (the next source can answer). From offset 0 the
+   * bytes are hashed on the way through: a URL that sends other content
+   * fails at the caller's commit as any source would, and is not asked for
+   * this digest again by this client, so the next pull gets the content
+   * from the registry.
+   */
+  async #openBlobUrl(url: URL, descriptor: Descriptor, what: string, options: { offset?: number; signal?: AbortSignal }): Promise<AsyncIterable<Uint8Array>> {
+    const offset = options.offset ?? 0;
+    const headers: Record<string, string> = { 'user-agent': this.#userAgent, accept: `${descriptor.mediaType}, */*` };
+    if (offset > 0) headers.range = `bytes=${offset}-`;
+    let current = url;
+    let res: HttpResponse;
+    for (let hop = 0; ; hop++) {
+      const transport = await this.#urlTransport(current);
+      res = await transport.request(current, { method: 'GET', headers, signal: options.signal, idleTimeoutMs: this.#idle, followRedirects: false });
+      const location = header(res.headers, 'location');
+      if (![301, 302, 303, 307, 308].includes(res.status) || location === undefined) break;
       discard(res.body);
-      throw new BerthError('CONTENT_SIZE_MISMATCH', `${what}: ${h.label} sends ${length} bytes where ${expectedLength} are expected; nothing was stored`);
+      if (hop >= MAX_URL_REDIRECTS) throw new BerthError('REGISTRY_PROTOCOL', `more than ${MAX_URL_REDIRECTS} redirects`);
+      const next = new URL(location, current);
+      const refused = this.#urlRefusal(next);
+      if (refused) throw new BerthError('REGISTRY_INSECURE', `redirected to ${next.href}: ${refused}`);
+      current = next;
     }
-    return skipBytes(res.body, skip);
+    if (res.status !== 200 && res.status !== 206) {
+      discard(res.body);
+      throw new BerthError(res.status === 404 ? 'BLOB_NOT_FOUND' : 'REGISTRY_PROTOCOL', `answered ${res.status}`);
+    }
+    const body = blobBody(res, descriptor, offset, current.origin, what);
+    if (offset > 0) return body;
+    const key = `${descriptor.digest} ${url.href}`;
+    return watchDigest(body, descriptor.digest, (got) => {
+      this.#urlLied.add(key);
+      this.#debug(`${what}: ${url.href} sent content with digest ${got}; it is not asked for this blob again`);
+    });
+  }
+
+  /** A transport per blob-URL origin: that host's TLS (`certsDir`, `tls`, insecure), never an authorizer. */
+  async #urlTransport(url: URL): Promise<HttpTransport> {
+    const found = this.#urlTransports.get(url.origin);
+    if (found) return found;
+    const tls: TlsOptions = { ...(this.#opts.certsDir && url.protocol === 'https:' ? await loadCertsDir(this.#opts.certsDir, url.host) : {}), ...this.#opts.tls?.[url.host] };
+    if (this.#insecure(url.host)) tls.rejectUnauthorized = false;
+    // Another blob may have made one while the certificates were read.
+    const raced = this.#urlTransports.get(url.origin);
+    if (raced) return raced;
+    const transport = new HttpTransport(tls);
+    this.#urlTransports.set(url.origin, transport);
+    return transport;
   }
 
   /** Whether the repository has the blob (HEAD); its size when it does. */
@@ -691,6 +825,8 @@ export class RegistryClient {
   async close(): Promise<void> {
     const hosts = [...this.#hosts.values()];
     this.#hosts.clear();
+    for (const t of this.#urlTransports.values()) t.close();
+    this.#urlTransports.clear();
     for (const p of hosts) {
       try {
         (await p).transport.close();
@@ -704,6 +840,43 @@ export class RegistryClient {
   static isRetryable(err: unknown): boolean {
     return isNetworkError(err);
   }
+}
+
+/**
+ * Checks a blob response against what was asked: a 206 must start at
+ * `offset`, a 200 has its first `offset` bytes skipped, and a
+ * Content-Length must match the descriptor's size.
+ */
+function blobBody(res: HttpResponse, descriptor: Descriptor, offset: number, source: string, what: string): AsyncIterable<Uint8Array> {
+  let skip = 0;
+  if (res.status === 206) {
+    const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(res.headers, 'content-range') ?? '');
+    if (!m || Number(m[1]) !== offset) {
+      discard(res.body);
+      throw new BerthError('REGISTRY_PROTOCOL', `fetching ${what}: asked ${source} for bytes from ${offset}, got Content-Range \`${header(res.headers, 'content-range') ?? ''}\``);
+    }
+  } else {
+    skip = offset;
+  }
+  const length = Number(header(res.headers, 'content-length'));
+  const expectedLength = descriptor.size - offset + skip;
+  if (header(res.headers, 'content-length') !== undefined && Number.isSafeInteger(length) && length !== expectedLength) {
+    discard(res.body);
+    throw new BerthError('CONTENT_SIZE_MISMATCH', `${what}: ${source} sends ${length} bytes where ${expectedLength} are expected; nothing was stored`);
+  }
+  return skipBytes(res.body, skip);
+}
+
+/** Passes a whole blob through, and calls `onMismatch` with the digest it had when that is not `digest`. */
+async function* watchDigest(body: AsyncIterable<Uint8Array>, digest: string, onMismatch: (got: string) => void): AsyncIterable<Uint8Array> {
+  const { algorithm } = parseDigest(digest);
+  const hash = createHash(algorithm);
+  for await (const chunk of body) {
+    hash.update(chunk);
+    yield chunk;
+  }
+  const got = `${algorithm}:${hash.digest('hex')}`;
+  if (got !== digest) onMismatch(got);
 }
 
 async function* skipBytes(body: Readable, skip: number): AsyncIterable<Uint8Array> {

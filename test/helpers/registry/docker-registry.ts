@@ -43,6 +43,13 @@ export interface StartRegistryOptions {
   token?: { realm: string; service: string; issuer: string; rootcertbundle: string };
   /** Pull-through cache of `remoteurl` (pushes are refused in this mode), with credentials for the remote if it needs them. */
   proxy?: { remoteurl: string; username?: string; password?: string };
+  /**
+   * `validation.manifests.urls`: regular expressions for the descriptor
+   * `urls` a pushed manifest may carry (foreign and non-distributable
+   * layers). Without `allow`, distribution 2.8 refuses every manifest with
+   * urls; a layer with urls need not be in the registry.
+   */
+  manifestUrls?: { allow: string[]; deny?: string[] };
 }
 
 /** A YAML double-quoted scalar (JSON's string syntax is a subset). */
@@ -107,6 +114,11 @@ export async function startDockerRegistry(options: StartRegistryOptions = {}): P
     lines.push('proxy:', `  remoteurl: ${yamlString(p.remoteurl)}`);
     if (p.username !== undefined) lines.push(`  username: ${yamlString(p.username)}`);
     if (p.password !== undefined) lines.push(`  password: ${yamlString(p.password)}`);
+  }
+  if (options.manifestUrls) {
+    const u = options.manifestUrls;
+    lines.push('validation:', '  manifests:', '    urls:', '      allow:', ...u.allow.map((r) => `        - ${yamlString(r)}`));
+    if (u.deny?.length) lines.push('      deny:', ...u.deny.map((r) => `        - ${yamlString(r)}`));
   }
   const config = join(dir, 'config.yml');
   await writeFile(config, `${lines.join('\n')}\n`);
