@@ -100,6 +100,9 @@
 /* BERTH_A_MODE values */
 #define BERTH_MODE_CREATE 1 /* new container: clone with CLONE_FLAGS, mounts, pivot_root, exec fifo */
 #define BERTH_MODE_EXEC 2   /* join an existing container's namespaces, fork, execve at once */
+#define BERTH_MODE_DEVICES 3 /* `update`: stage 0 replaces berth's device filter on DEVICE_CGROUP by the
+                              * one of the DEVICE_RULEs (none: removes it), then exits 0 with no clone
+                              * and no sync record; ERROR on failure. Nothing else may be in the plan. */
 
 /* ---- BERTH_A_NS_JOIN nest ------------------------------------------- */
 #define BERTH_NSJ_TYPE 1 /* u64: the CLONE_NEW* flag of this namespace */

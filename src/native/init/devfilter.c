@@ -42,6 +42,8 @@
 
 #define DEV_ANY UINT64_MAX
 #define ACC_ALL (BPF_DEVCG_ACC_MKNOD | BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE)
+/* The name berth's programs carry, so that `update` replaces only its own. */
+#define PROG_NAME "berth_devices"
 /* Verifier output kept when a load fails; the message quotes its last line. */
 #define LOG_BYTES (64 * 1024)
 
@@ -132,7 +134,7 @@ static int prog_load(const struct bpf_insn *prog, size_t count, char *log, size_
   attr.license = (uint64_t)(uintptr_t) "Apache";
   /* Names the program in bpftool and BPF_OBJ_GET_INFO_BY_FD, so that a
    * later `update` can tell berth's filter from others. */
-  strncpy(attr.prog_name, "berth_devices", sizeof attr.prog_name - 1);
+  strncpy(attr.prog_name, PROG_NAME, sizeof attr.prog_name - 1);
   if (log != NULL) {
     attr.log_level = 1;
     attr.log_buf = (uint64_t)(uintptr_t)log;
@@ -182,8 +184,8 @@ static int load(const struct plan *p, const struct bpf_insn *prog, size_t count,
   return fd;
 }
 
-int devfilter_attach(const struct plan *p, struct berth_err *err) {
-  if (p->device_cgroup == NULL) return 0;
+/* The container's cgroup v2 directory, opened. */
+static int open_cgroup(const struct plan *p, struct berth_err *err) {
   cleanup_close int dir = open(p->device_cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir < 0) return berth_fail(err, BERTH_STAGE_DEVICE_FILTER, errno, "open cgroup %s for the device filter", p->device_cgroup);
   struct statfs sfs;
@@ -191,25 +193,211 @@ int devfilter_attach(const struct plan *p, struct berth_err *err) {
   if (sfs.f_type != CGROUP2_SUPER_MAGIC)
     return berth_fail(err, BERTH_STAGE_DEVICE_FILTER, ENOTDIR, "%s is not a cgroup v2 directory (filesystem type 0x%lx)",
                       p->device_cgroup, (unsigned long)sfs.f_type);
+  return take_fd(&dir);
+}
 
+/* The program of p->device_rules, built and loaded: its fd. */
+static int build_and_load(const struct plan *p, struct berth_err *err) {
   size_t count = 0;
   cleanup_free struct bpf_insn *prog = build_program(p, &count);
   if (prog == NULL)
     return berth_fail(err, BERTH_STAGE_DEVICE_FILTER, ENOMEM, "build the device filter (%zu rules)", p->n_device_rules);
-  cleanup_close int fd = load(p, prog, count, err);
-  if (fd < 0) return -1;
+  return load(p, prog, count, err);
+}
 
-  /* ALLOW_MULTI: programs of ancestor cgroups keep running as well, and an
-   * access must pass all of them (bpf(2), BPF_PROG_ATTACH). The attachment
-   * holds the program; our fd can go. */
+/* BPF_PROG_ATTACH of prog to the cgroup dir. ALLOW_MULTI: programs of
+ * ancestor cgroups, and others on this one, keep running as well, and an
+ * access must pass all of them (bpf(2), BPF_PROG_ATTACH). With replace >= 0,
+ * BPF_F_REPLACE swaps prog in for that attached program in one step. The
+ * attachment holds the program; the caller's fd can go. */
+static int attach(int dir, int prog, int replace) {
   union bpf_attr attr;
   memset(&attr, 0, sizeof attr);
   attr.target_fd = (uint32_t)dir;
-  attr.attach_bpf_fd = (uint32_t)fd;
+  attr.attach_bpf_fd = (uint32_t)prog;
   attr.attach_type = BPF_CGROUP_DEVICE;
   attr.attach_flags = BPF_F_ALLOW_MULTI;
-  if (sys_bpf(BPF_PROG_ATTACH, &attr) < 0)
+  if (replace >= 0) {
+    attr.attach_flags |= BPF_F_REPLACE;
+    attr.replace_bpf_fd = (uint32_t)replace;
+  }
+  return sys_bpf(BPF_PROG_ATTACH, &attr);
+}
+
+int devfilter_attach(const struct plan *p, struct berth_err *err) {
+  if (p->device_cgroup == NULL) return 0;
+  cleanup_close int dir = open_cgroup(p, err);
+  if (dir < 0) return -1;
+  cleanup_close int fd = build_and_load(p, err);
+  if (fd < 0) return -1;
+  if (attach(dir, fd, -1) < 0)
     return berth_fail(err, BERTH_STAGE_DEVICE_FILTER, errno, "attach the device filter to cgroup %s (BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI)",
                       p->device_cgroup);
+  return 0;
+}
+
+/* ---- replacing the filter of a running container (`update`) ------------ */
+
+/* The kernel keeps at most this many programs of one attach type on a
+ * cgroup (BPF_CGROUP_MAX_PROGS, kernel/bpf/cgroup.c). */
+#define MAX_PROGS 64
+
+/* The fds of berth's programs attached to a cgroup. */
+struct progs {
+  int fd[MAX_PROGS];
+  size_t n;
+};
+
+static void progs_close(struct progs *ps) {
+  for (size_t i = 0; i < ps->n; i++) close(ps->fd[i]);
+  ps->n = 0;
+}
+
+/* Querying, reaching a program by id and loading need CAP_SYS_ADMIN (or
+ * CAP_BPF with CAP_NET_ADMIN) in the initial user namespace: a rootless
+ * runtime gets EPERM, and runc's update cannot change the filter either. */
+static const char *privilege_hint(int e) {
+  return e == EPERM ? "; changing cgroup v2 device rules needs CAP_SYS_ADMIN in the initial user namespace, which a rootless runtime lacks: run update as root"
+                    : "";
+}
+
+/* The ids of the programs attached directly to dir (not its ancestors':
+ * query_flags 0). */
+static int query_ids(const char *path, int dir, uint32_t ids[MAX_PROGS], uint32_t *n, struct berth_err *err) {
+  union bpf_attr q;
+  memset(&q, 0, sizeof q);
+  q.query.target_fd = (uint32_t)dir;
+  q.query.attach_type = BPF_CGROUP_DEVICE;
+  q.query.prog_ids = (uint64_t)(uintptr_t)ids;
+  q.query.prog_cnt = MAX_PROGS;
+  if (sys_bpf(BPF_PROG_QUERY, &q) < 0) {
+    int e = errno;
+    return berth_fail(err, BERTH_STAGE_DEVICE_FILTER, e, "query the device filters of cgroup %s (BPF_PROG_QUERY)%s", path, privilege_hint(e));
+  }
+  *n = q.query.prog_cnt < MAX_PROGS ? q.query.prog_cnt : MAX_PROGS;
+  return 0;
+}
+
+/* An fd of program id and its name (BPF_OBJ_NAME_LEN bytes); 0 with
+ * *fd = -1 when it is gone (detached and freed since the query). */
+static int open_program(const char *path, uint32_t id, int *fd, char name[BPF_OBJ_NAME_LEN], struct berth_err *err) {
+  union bpf_attr g;
+  memset(&g, 0, sizeof g);
+  g.prog_id = id;
+  cleanup_close int pfd = sys_bpf(BPF_PROG_GET_FD_BY_ID, &g);
+  *fd = -1;
+  if (pfd < 0 && errno == ENOENT) return 0;
+  if (pfd < 0) {
+    int e = errno;
+    return berth_fail(err, BERTH_STAGE_DEVICE_FILTER, e, "open device filter program %u of cgroup %s (BPF_PROG_GET_FD_BY_ID)%s", id, path,
+                      privilege_hint(e));
+  }
+  struct bpf_prog_info info;
+  memset(&info, 0, sizeof info);
+  union bpf_attr o;
+  memset(&o, 0, sizeof o);
+  o.info.bpf_fd = (uint32_t)pfd;
+  o.info.info_len = sizeof info;
+  o.info.info = (uint64_t)(uintptr_t)&info;
+  if (sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &o) < 0)
+    return berth_fail(err, BERTH_STAGE_DEVICE_FILTER, errno, "read the name of device filter program %u of cgroup %s", id, path);
+  memcpy(name, info.name, BPF_OBJ_NAME_LEN);
+  name[BPF_OBJ_NAME_LEN - 1] = '\0';
+  *fd = take_fd(&pfd);
+  return 0;
+}
+
+/* berth's filters on dir: those named PROG_NAME. Programs that others
+ * attached (systemd's for DeviceAllow=) are left alone; they keep
+ * restricting, since every attached program must allow an access. */
+static int find_berth_programs(const struct plan *p, int dir, struct progs *out, struct berth_err *err) {
+  uint32_t ids[MAX_PROGS], n;
+  if (query_ids(p->device_cgroup, dir, ids, &n, err) < 0) return -1;
+  out->n = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    int fd;
+    char name[BPF_OBJ_NAME_LEN];
+    if (open_program(p->device_cgroup, ids[i], &fd, name, err) < 0) return -1;
+    if (fd < 0) continue;
+    if (strcmp(name, PROG_NAME) == 0) out->fd[out->n++] = fd;
+    else close(fd);
+  }
+  return 0;
+}
+
+int devfilter_list(const char *path, FILE *out, struct berth_err *err) {
+  cleanup_close int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return berth_fail(err, BERTH_STAGE_DEVICE_FILTER, errno, "open cgroup %s", path);
+  uint32_t ids[MAX_PROGS], n;
+  if (query_ids(path, dir, ids, &n, err) < 0) return -1;
+  fputc('[', out);
+  bool first = true;
+  for (uint32_t i = 0; i < n; i++) {
+    int fd;
+    char name[BPF_OBJ_NAME_LEN];
+    if (open_program(path, ids[i], &fd, name, err) < 0) return -1;
+    if (fd < 0) continue;
+    close(fd);
+    /* Kernel program names are [A-Za-z0-9_.]: nothing to escape. */
+    fprintf(out, "%s{\"id\":%u,\"name\":\"%s\"}", first ? "" : ",", ids[i], name);
+    first = false;
+  }
+  fputs("]\n", out);
+  return fflush(out) == 0 ? 0 : berth_fail(err, BERTH_STAGE_DEVICE_FILTER, errno, "write the device filter list");
+}
+
+/* Never a moment without a filter, nor one that allows more than both the
+ * old rules and the new: with exactly one old program BPF_F_REPLACE swaps
+ * them atomically; otherwise (kernels before 5.6, several old programs) the
+ * new program is attached first, so that while both run an access must pass
+ * both, and only then are the old ones detached (runc's
+ * LoadAttachCgroupDeviceFilter). Without rules the new state allows every
+ * device, and the old filters are only detached. */
+int devfilter_replace(const struct plan *p, struct berth_err *err) {
+  cleanup_close int dir = open_cgroup(p, err);
+  if (dir < 0) return -1;
+  __attribute__((cleanup(progs_close))) struct progs old = {.n = 0};
+  if (find_berth_programs(p, dir, &old, err) < 0) return -1;
+  if (p->n_device_rules != 0) {
+    cleanup_close int fd = build_and_load(p, err);
+    if (fd < 0) {
+      if (err->errnum == EPERM) {
+        char why[sizeof err->msg];
+        memcpy(why, err->msg, sizeof why);
+        berth_fail(err, BERTH_STAGE_DEVICE_FILTER, EPERM, "%s%s", why, privilege_hint(EPERM));
+      }
+      return -1;
+    }
+    bool replaced = false;
+    if (old.n == 1) {
+      replaced = attach(dir, fd, old.fd[0]) == 0;
+      /* EINVAL: the kernel predates BPF_F_REPLACE; attach, then detach. */
+      if (!replaced && errno != EINVAL) {
+        int e = errno;
+        return berth_fail(err, BERTH_STAGE_DEVICE_FILTER, e, "replace the device filter of cgroup %s (BPF_F_ALLOW_MULTI|BPF_F_REPLACE)%s",
+                          p->device_cgroup, privilege_hint(e));
+      }
+    }
+    if (replaced) return 0;
+    if (attach(dir, fd, -1) < 0) {
+      int e = errno;
+      return berth_fail(err, BERTH_STAGE_DEVICE_FILTER, e, "attach the new device filter to cgroup %s (BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI)%s",
+                        p->device_cgroup, privilege_hint(e));
+    }
+  }
+  for (size_t i = 0; i < old.n; i++) {
+    union bpf_attr d;
+    memset(&d, 0, sizeof d);
+    d.target_fd = (uint32_t)dir;
+    d.attach_bpf_fd = (uint32_t)old.fd[i];
+    d.attach_type = BPF_CGROUP_DEVICE;
+    /* ENOENT: someone detached it meanwhile, which is what we want. */
+    if (sys_bpf(BPF_PROG_DETACH, &d) < 0 && errno != ENOENT) {
+      int e = errno;
+      return berth_fail(err, BERTH_STAGE_DEVICE_FILTER, e,
+                        "detach old device filter %zu of %zu from cgroup %s%s; it stays attached and keeps restricting the container",
+                        i + 1, old.n, p->device_cgroup, p->n_device_rules != 0 ? " after attaching the new one" : "");
+    }
+  }
   return 0;
 }

@@ -6,7 +6,9 @@
  * sequence diagram of src/native/include/berth-plan.h.
  *
  *   berth-init                     run the plan read from $_BERTH_SYNC_FD
+ *                                  (devices mode: replace a device filter, exit)
  *   berth-init --decode-plan FILE  print a plan (FILE or - for stdin) as JSON
+ *   berth-init --device-filters DIR  list the device filters on a cgroup v2 directory
  */
 #include <fcntl.h>
 #include <sched.h>
@@ -360,6 +362,12 @@ static int run(void) {
     die(&c, &err);
   }
   if (fds_close_inherited(&plan, c.sync, &err) < 0) die(&c, &err);
+  /* `update` of device rules: no container process to make; exiting 0
+   * closes the sync socket, which berth-runtime reads as success. */
+  if (plan.mode == BERTH_MODE_DEVICES) {
+    if (devfilter_replace(&plan, &err) < 0) die(&c, &err);
+    return 0;
+  }
   return stage_parent(&c);
 }
 
@@ -394,8 +402,13 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (argc == 3 && strcmp(argv[1], "--decode-plan") == 0) return decode_plan(argv[2]);
+  if (argc == 3 && strcmp(argv[1], "--device-filters") == 0) {
+    if (devfilter_list(argv[2], stdout, &err) == 0) return 0;
+    berth_err_print(&err);
+    return 1;
+  }
   if (argc != 1) {
-    fprintf(stderr, "usage: berth-init [--decode-plan FILE|-]\n"
+    fprintf(stderr, "usage: berth-init [--decode-plan FILE|- | --device-filters CGROUP_DIR]\n"
                     "Without arguments, runs the plan read from the socket named by $%s.\n",
             BERTH_SYNC_FD_ENV);
     return 1;

@@ -229,7 +229,7 @@ static void device_rule(struct json *j, const struct plan_device_rule *r) {
 int plan_print_json(const struct plan *p, FILE *out) {
   struct json jj = {out, true}, *j = &jj;
   open_(j, '{');
-  k_str(j, "mode", p->mode == BERTH_MODE_CREATE ? "create" : "exec");
+  k_str(j, "mode", p->mode == BERTH_MODE_CREATE ? "create" : p->mode == BERTH_MODE_EXEC ? "exec" : "devices");
   k_str(j, "containerId", p->container_id);
   k_u64(j, "cloneFlags", p->clone_flags);
   OBJ_ARRAY(j, "nsJoin", p->ns_join, p->n_ns_join, nsjoin);

@@ -42,7 +42,58 @@ static int seccomp_notify_validate(const struct plan_seccomp *sc, struct berth_e
   return 0;
 }
 
+/* Devices mode touches nothing but the filter of DEVICE_CGROUP: anything
+ * that would make or enter a container means the plan was meant for
+ * another mode. */
+static int devices_mode_validate(const struct plan *p, struct berth_err *err) {
+  if (p->device_cgroup == NULL)
+    return berth_fail(err, BERTH_STAGE_PLAN, EINVAL, "invalid plan: devices mode needs a DEVICE_CGROUP");
+  const char *what = NULL;
+  if (p->n_args != 0) what = "ARG";
+  else if (p->clone_flags != 0) what = "CLONE_FLAGS";
+  else if (p->n_ns_join != 0) what = "NS_JOIN";
+  else if (p->rootfs != NULL) what = "ROOTFS";
+  else if (p->n_mounts != 0) what = "MOUNT";
+  else if (p->n_devices != 0) what = "DEVICE";
+  else if (p->n_symlinks != 0) what = "SYMLINK";
+  else if (p->n_masked_paths != 0 || p->n_readonly_paths != 0) what = "MASKED_PATH or READONLY_PATH";
+  else if (p->n_sysctl != 0) what = "SYSCTL";
+  else if (p->seccomp != NULL) what = "SECCOMP";
+  else if (p->terminal || p->console_socket != NULL || p->console_proxy) what = "TERMINAL, CONSOLE_SOCKET or CONSOLE_PROXY";
+  else if (p->exec_fifo != NULL) what = "EXEC_FIFO";
+  else if (p->preserve_fds != 0) what = "PRESERVE_FDS";
+  else if (p->parent_waits) what = "PARENT_WAITS";
+  else if (p->n_start_hooks != 0) what = "START_HOOK";
+  else if (p->has_oom_score_adj) what = "OOM_SCORE_ADJ";
+  if (what != NULL)
+    return berth_fail(err, BERTH_STAGE_PLAN, EINVAL, "invalid plan: %s is not for devices mode, which only replaces a device filter", what);
+  return 0;
+}
+
+/* Each rule must compile into the filter as devfilter.c emits it. */
+static int device_rules_validate(const struct plan *p, struct berth_err *err) {
+  if (p->n_device_rules != 0 && p->device_cgroup == NULL)
+    return berth_fail(err, BERTH_STAGE_PLAN, EINVAL, "invalid plan: DEVICE_RULE without a DEVICE_CGROUP to attach the filter to");
+  if (p->device_cgroup != NULL && need_abs("device cgroup", p->device_cgroup, err) < 0) return -1;
+  for (size_t i = 0; i < p->n_device_rules; i++) {
+    const struct plan_device_rule *r = &p->device_rules[i];
+    if (r->type != 'a' && r->type != 'b' && r->type != 'c')
+      return berth_fail(err, BERTH_STAGE_PLAN, EINVAL, "invalid plan: device rule %zu has type %u, not 'a', 'b' or 'c'", i, r->type);
+    /* The filter compares with 32-bit signed immediates (BPF_JNE | BPF_K). */
+    if ((r->major != UINT64_MAX && r->major > INT32_MAX) || (r->minor != UINT64_MAX && r->minor > INT32_MAX))
+      return berth_fail(err, BERTH_STAGE_PLAN, EINVAL, "invalid plan: device rule %zu has a major or minor over 0x7fffffff", i);
+    if (r->access == 0 || (r->access & ~7u) != 0)
+      return berth_fail(err, BERTH_STAGE_PLAN, EINVAL, "invalid plan: device rule %zu has access 0x%x, not a non-empty mask of 1|2|4", i,
+                        r->access);
+  }
+  return 0;
+}
+
 int plan_validate(const struct plan *p, int sync_fd, struct berth_err *err) {
+  if (p->mode == BERTH_MODE_DEVICES) {
+    if (devices_mode_validate(p, err) < 0) return -1;
+    return device_rules_validate(p, err);
+  }
   if (p->n_args == 0 || p->args[0][0] == '\0')
     return berth_fail(err, BERTH_STAGE_PLAN, EINVAL, "invalid plan: no program to run (ARG is missing or empty)");
   if (p->cwd[0] != '\0' && need_abs("cwd", p->cwd, err) < 0) return -1;
@@ -65,20 +116,7 @@ int plan_validate(const struct plan *p, int sync_fd, struct berth_err *err) {
   for (size_t i = 0; i < p->n_ns_join; i++)
     if (need_abs("namespace path", p->ns_join[i].path, err) < 0) return -1;
 
-  if (p->n_device_rules != 0 && p->device_cgroup == NULL)
-    return berth_fail(err, BERTH_STAGE_PLAN, EINVAL, "invalid plan: DEVICE_RULE without a DEVICE_CGROUP to attach the filter to");
-  if (p->device_cgroup != NULL && need_abs("device cgroup", p->device_cgroup, err) < 0) return -1;
-  for (size_t i = 0; i < p->n_device_rules; i++) {
-    const struct plan_device_rule *r = &p->device_rules[i];
-    if (r->type != 'a' && r->type != 'b' && r->type != 'c')
-      return berth_fail(err, BERTH_STAGE_PLAN, EINVAL, "invalid plan: device rule %zu has type %u, not 'a', 'b' or 'c'", i, r->type);
-    /* The filter compares with 32-bit signed immediates (BPF_JNE | BPF_K). */
-    if ((r->major != UINT64_MAX && r->major > INT32_MAX) || (r->minor != UINT64_MAX && r->minor > INT32_MAX))
-      return berth_fail(err, BERTH_STAGE_PLAN, EINVAL, "invalid plan: device rule %zu has a major or minor over 0x7fffffff", i);
-    if (r->access == 0 || (r->access & ~7u) != 0)
-      return berth_fail(err, BERTH_STAGE_PLAN, EINVAL, "invalid plan: device rule %zu has access 0x%x, not a non-empty mask of 1|2|4", i,
-                        r->access);
-  }
+  if (device_rules_validate(p, err) < 0) return -1;
 
   if (p->mode == BERTH_MODE_EXEC) {
     const char *what = NULL;

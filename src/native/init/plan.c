@@ -459,8 +459,8 @@ static int top_attr(const struct attr *a, void *obj, struct berth_err *err) {
   struct plan *p = obj;
   switch (a->spec->type) {
   case BERTH_A_MODE:
-    if (a->u32 != BERTH_MODE_CREATE && a->u32 != BERTH_MODE_EXEC)
-      return plan_err(err, a->off, "MODE %u must be 1 (create) or 2 (exec)", a->u32);
+    if (a->u32 != BERTH_MODE_CREATE && a->u32 != BERTH_MODE_EXEC && a->u32 != BERTH_MODE_DEVICES)
+      return plan_err(err, a->off, "MODE %u must be 1 (create), 2 (exec) or 3 (devices)", a->u32);
     p->mode = a->u32;
     break;
   case BERTH_A_CLONE_FLAGS: p->clone_flags = a->u64; break;

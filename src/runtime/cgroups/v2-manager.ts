@@ -190,11 +190,11 @@ export class CgroupV2Manager implements CgroupManager {
     const kind = classifyDeviceRules(r.devices.map(normalizeDeviceRule));
     if (kind === 'allow-all' || this.#devicePolicy === 'external') return;
     if (kind === 'standard' && this.#devicePolicy === 'warn-standard') {
-      this.#warn(`linux.resources.devices are not enforced for ${this.#dir}: cgroup v2 device control needs an eBPF program, which berth-runtime cannot load; the container can open any device node it can create`);
+      this.#warn(`linux.resources.devices are not enforced for ${this.#dir}: cgroup v2 device control needs an eBPF program, which this cgroup manager cannot load; the container can open any device node it can create`);
       return;
     }
     throw cgroupUnsupported(
-      'linux.resources.devices cannot be enforced on cgroup v2 by berth-runtime: device control there is an eBPF program, which it cannot load yet; run privileged (allow all devices) or use runc or crun',
+      'linux.resources.devices cannot be enforced by the cgroup v2 manager alone: device control there is an eBPF program, which only berth-init can load (berth-runtime create and update attach it); run privileged (allow all devices) or go through berth-runtime',
     );
   }
 

@@ -44,7 +44,7 @@ export interface SpawnedInit {
 
 export interface SpawnInitOptions {
   /** Stdio of the executor and so of the container; default: inherit ours. */
-  stdio?: Array<'inherit' | 'ignore' | number>;
+  stdio?: Array<'inherit' | 'ignore' | 'pipe' | number>;
 }
 
 export function spawnInit(plan: Plan, options: SpawnInitOptions = {}): SpawnedInit {

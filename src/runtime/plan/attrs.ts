@@ -60,7 +60,7 @@ export const A = {
   CONSOLE_PROXY: 50,
 } as const;
 
-export const MODE = { CREATE: 1, EXEC: 2 } as const;
+export const MODE = { CREATE: 1, EXEC: 2, DEVICES: 3 } as const;
 export const NSJ = { TYPE: 1, PATH: 2 } as const;
 export const M = {
   SOURCE: 1,

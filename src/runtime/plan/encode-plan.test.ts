@@ -4,7 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { encodePlan } from './encode-plan.js';
 import { PLAN_MAGIC, PLAN_VERSION } from './attrs.js';
-import type { Plan } from './plan.js';
+import { PLAN_MODE, type Plan } from './plan.js';
+import { deviceFilterPlan } from './device-filter-plan.js';
 import { initPath } from '../executor/spawn-init.js';
 
 /** A plan that sets every field, with values that catch byte-order and sign mistakes. */
@@ -119,4 +120,23 @@ test('berth-init rejects a truncated or corrupted plan with an error naming the 
   const badAttr = spawnSync(decoder, ['--decode-plan', '-'], { input: unknown, encoding: 'utf8' });
   assert.notEqual(badAttr.status, 0);
   assert.match(badAttr.stderr, /999|unknown/i);
+});
+
+test('berth-init decodes a devices-mode plan (update of the device filter) exactly as encoded', { skip }, () => {
+  const rules = [
+    { allow: false, type: 'a' as const, major: -1, minor: -1, access: 7 },
+    { allow: true, type: 'c' as const, major: 1, minor: 11, access: 6 },
+  ];
+  for (const plan of [
+    deviceFilterPlan({ containerId: 'golden-2', cgroupDir: '/sys/fs/cgroup/berth/golden-2', rules }),
+    deviceFilterPlan({ containerId: 'golden-3', cgroupDir: '/sys/fs/cgroup/berth/golden-3', rules: [] }),
+  ]) {
+    const buf = encodePlan(plan);
+    assert.equal(buf.readUInt32LE(12 + 8), PLAN_MODE.devices, 'MODE, the first attribute, is 3');
+    const out = spawnSync(decoder, ['--decode-plan', '-'], { input: buf, encoding: 'utf8' });
+    assert.equal(out.status, 0, out.stderr);
+    const expected = asDecodedJson(plan) as Record<string, unknown>;
+    for (const k of Object.keys(expected)) if (expected[k] === undefined) delete expected[k];
+    assert.deepEqual(JSON.parse(out.stdout), expected);
+  }
 });

@@ -91,7 +91,7 @@ function writeSeccomp(w: AttrWriter, sc: PlanSeccomp): void {
 /** Encode a plan: header (magic, version, length) followed by its attributes. */
 export function encodePlan(plan: Plan): Buffer {
   const w = new AttrWriter();
-  w.u32(A.MODE, plan.mode === 'create' ? MODE.CREATE : MODE.EXEC);
+  w.u32(A.MODE, plan.mode === 'create' ? MODE.CREATE : plan.mode === 'exec' ? MODE.EXEC : MODE.DEVICES);
   w.str(A.CONTAINER_ID, plan.containerId);
   w.u64(A.CLONE_FLAGS, plan.cloneFlags);
   for (const ns of plan.nsJoin) {

@@ -5,7 +5,7 @@
  * src/native/include/berth-plan.h and the executor only carries it out.
  */
 
-export const PLAN_MODE = { create: 1, exec: 2 } as const;
+export const PLAN_MODE = { create: 1, exec: 2, devices: 3 } as const;
 export type PlanMode = keyof typeof PLAN_MODE;
 
 export interface PlanNamespaceJoin {

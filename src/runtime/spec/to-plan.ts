@@ -10,9 +10,9 @@ import { posix, resolve } from 'node:path';
 import { BerthError } from '../../errors/index.js';
 import { CLONE_NEW, MS, PERSONALITY, RLIMIT, S_IFBLK, S_IFCHR, S_IFIFO } from '../../oci/linux-constants.js';
 import type { LinuxDeviceCgroup, LinuxNamespaceType, Mount, Process, Spec } from '../../oci/runtime-spec.js';
-import { DeviceRuleState, normalizeDeviceRule, type DeviceRule } from '../cgroups/devices.js';
+import { planDeviceRules } from '../plan/device-filter-plan.js';
 import {
-  DEVICE_ACCESS, MOUNT_KIND, type Plan, type PlanCapabilities, type PlanDevice, type PlanDeviceRule, type PlanMount, type PlanNamespaceJoin,
+  MOUNT_KIND, type Plan, type PlanCapabilities, type PlanDevice, type PlanMount, type PlanNamespaceJoin,
   type PlanRlimit, type PlanSymlink,
 } from '../plan/plan.js';
 import { capabilityMask } from './capabilities.js';
@@ -491,41 +491,20 @@ function devices(spec: Spec, bind: boolean): PlanDevice[] {
 }
 
 /** The filter compares with signed 32-bit immediates (see berth-plan.h, DR_MAJOR). */
-const MAX_DEVICE_NUMBER = 0x7fffffff;
-
-function planDeviceRule(rule: DeviceRule): PlanDeviceRule {
-  let access = 0;
-  for (const ch of rule.access) access |= ch === 'r' ? DEVICE_ACCESS.read : ch === 'w' ? DEVICE_ACCESS.write : DEVICE_ACCESS.mknod;
-  return { allow: rule.allow, type: rule.type, major: rule.major, minor: rule.minor, access };
-}
-
 /**
- * The cgroup v2 device filter, as runc's devicefilter.go builds it: the
- * rules are run through the v1 controller's semantics (DeviceRuleState,
- * runc's emulator), starting, as runc does, from deny-all, so v1 and v2
- * give a container the same devices; the result is one `a` rule with the
- * default verdict followed by the exceptions, all of the other verdict.
- * Nothing is attached when that allows everything (a privileged
- * container): there is nothing to enforce, and bpf(2) is not needed.
+ * The cgroup v2 device filter, as runc's devicefilter.go builds it
+ * (`planDeviceRules`). Nothing is attached when the rules allow everything
+ * (a privileged container): there is nothing to enforce, and bpf(2) is not
+ * needed.
  */
 function deviceFilter(spec: Spec, ctx: CreatePlanContext): Pick<Plan, 'deviceCgroup' | 'deviceRules'> {
   if (ctx.cgroupVersion !== 2 || ctx.deviceCgroup === undefined) return { deviceRules: [] };
   // The spec's own rules come first; the rest stem from linux.devices and runc's defaults.
   const specRules = spec.linux?.resources?.devices?.length ?? 0;
-  const rules = (ctx.deviceRules ?? effectiveResources(spec).devices ?? []).map((r, i) => {
-    const rule = normalizeDeviceRule(r, i);
-    for (const n of ['major', 'minor'] as const) {
-      if (rule[n] > MAX_DEVICE_NUMBER) {
-        const field = i < specRules ? `linux.resources.devices[${i}].${n}` : 'linux.devices';
-        throw invalid(field, `${n} ${rule[n]} is over the largest device number the cgroup v2 device filter handles (${MAX_DEVICE_NUMBER})`);
-      }
-    }
-    return rule;
-  });
-  const state = DeviceRuleState.fromRules(rules, new DeviceRuleState(false));
-  if (state.isAllowAll()) return { deviceRules: [] };
-  const head: DeviceRule = { allow: state.defaultAllow, type: 'a', major: -1, minor: -1, access: 'rwm' };
-  return { deviceCgroup: ctx.deviceCgroup, deviceRules: [head, ...state.exceptionRules()].map(planDeviceRule) };
+  const rules = planDeviceRules(ctx.deviceRules ?? effectiveResources(spec).devices ?? [], (i, n) =>
+    i < specRules ? `linux.resources.devices[${i}].${n}` : 'linux.devices',
+  );
+  return rules.length === 0 ? { deviceRules: [] } : { deviceCgroup: ctx.deviceCgroup, deviceRules: rules };
 }
 
 /** runc's setupPtmx and setupDevSymlinks. */
