@@ -65,6 +65,7 @@ export const ERROR_CODES = {
   LEASE_EXISTS: { kind: 'already-exists', summary: 'a lease with this id already exists' },
   LEASE_INVALID: { kind: 'invalid-argument', summary: 'a lease id, expiry or resource is malformed' },
   METADATA_UNSUPPORTED: { kind: 'failed-precondition', summary: 'the metadata database has a schema version this berth does not know (written by a newer berth)' },
+  METADATA_BUSY: { kind: 'unavailable', summary: "another process held the metadata database's write lock past the busy timeout; stop the other process using this root (one berthd per root) or try again" },
   // bundles from images
   IMAGE_CONFIG_INVALID: { kind: 'invalid-argument', summary: 'an image config (with its overrides) cannot make a container process: no command, a malformed User, Env entry or WorkingDir' },
   USER_NOT_FOUND: { kind: 'not-found', summary: "a user or group named by the image config or an override is not in the image's /etc/passwd or /etc/group" },

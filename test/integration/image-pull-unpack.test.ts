@@ -1,9 +1,9 @@
 /**
  * pullAndUnpack against a real registry (Debian's docker-registry) with
  * images pushed by skopeo: each layer is downloaded, verified and unpacked
- * in one pass into its own overlay lower directory; a blob that lies about
- * its digest, or a config that lies about a diffID, leaves no committed blob
- * and no layer directory.
+ * in one pass into its own overlay lower directory, one of this pull's own;
+ * a blob that lies about its digest, or a config that lies about a diffID,
+ * leaves no committed blob and no layer directory.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -11,7 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { lstat, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { isBerthError } from '../../src/errors/index.js';
@@ -57,8 +57,15 @@ async function lieAboutDiffId(image: BuiltImage, i: number): Promise<void> {
   await writeFile(join(image.dir, 'index.json'), JSON.stringify(index));
 }
 
+/** Everything in the layers root: a failed pull leaves nothing there. */
 async function leftovers(root: string): Promise<string[]> {
-  return (await readdir(root).catch(() => [] as string[])).filter((n) => n.startsWith('.tmp-'));
+  return readdir(root).catch(() => [] as string[]);
+}
+
+/** Unpack directories are `unpack-<pid>-<start time>-<random>-<diffID hex, 12>`. */
+function assertUnpackDirName(dir: string | undefined, diffId: string): void {
+  assert.ok(dir !== undefined);
+  assert.match(basename(dir), new RegExp(`^unpack-${process.pid}-\\d+-[0-9a-f]{16}-${hex(diffId).slice(0, 12)}$`));
 }
 
 describe('pullAndUnpack: one streaming pass per layer', { skip }, () => {
@@ -78,7 +85,7 @@ describe('pullAndUnpack: one streaming pass per layer', { skip }, () => {
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  test('a 2-layer image lands as one directory per layer, named and checked by diffID, blobs committed', async () => {
+  test('a 2-layer image lands as one directory per layer, of this pull alone, checked by diffID, blobs committed', async () => {
     const store = new LocalContentStore(join(work, 'store1'));
     const layersRoot = join(work, 'layers1');
     const client = new RegistryClient({ retry });
@@ -89,9 +96,9 @@ describe('pullAndUnpack: one streaming pass per layer', { skip }, () => {
       assert.deepEqual(result.config.rootfs.diff_ids, image.diffIds);
       assert.deepEqual(result.layers.map((l) => l.digest), image.layerDigests);
       assert.deepEqual(result.layers.map((l) => l.diffId), image.diffIds);
-      assert.deepEqual(result.layers.map((l) => l.dir), image.diffIds.map((d) => join(layersRoot, hex(d))));
-      assert.ok(result.layers.every((l) => !l.cached));
-      assert.deepEqual((await readdir(layersRoot)).sort(), image.diffIds.map(hex).sort());
+      for (const l of result.layers) assertUnpackDirName(l.dir, l.diffId);
+      assert.ok(result.layers.every((l) => !l.cached && !l.inSnapshot));
+      assert.deepEqual((await readdir(layersRoot)).sort(), result.layers.map((l) => basename(l.dir!)).sort());
 
       // Layer 1: busybox, its symlink, /etc/motd; nothing of layer 2.
       const [l1, l2] = result.layers.map((l) => l.dir) as [string, string];
@@ -115,17 +122,19 @@ describe('pullAndUnpack: one streaming pass per layer', { skip }, () => {
         assert.equal(phases.at(-1), 'done');
       }
 
-      // Again: nothing fetched, every layer cached.
+      // Again, without a snapshotter to find them in: nothing fetched, each
+      // layer unpacked from the store into new directories; the first pull's
+      // are untouched (they are its caller's).
       const again: PullUnpackProgress[] = [];
       const second = await pullAndUnpack(client, store, `${reg.host}/busybox@${image.manifestDigest}`, layersRoot, { onProgress: (e) => again.push(e) });
-      assert.ok(second.layers.every((l) => l.cached));
+      assert.ok(second.layers.every((l) => l.cached && !l.inSnapshot));
       assert.equal(again.filter((e) => e.phase === 'downloading').length, 0);
-
-      // A missing directory with the blob in the store is unpacked from the store.
-      await rm(l2, { recursive: true });
-      const third = await pullAndUnpack(client, store, `${reg.host}/busybox:1`, layersRoot);
-      assert.deepEqual(third.layers.map((l) => l.cached), [true, false]);
+      assert.equal(again.filter((e) => e.phase === 'extracting').length, 2);
+      const [s1, s2] = second.layers.map((l) => l.dir) as [string, string];
+      assert.ok(s1 !== l1 && s2 !== l2);
+      assert.ok((await readFile(join(s2, 'data/blob'))).equals(extra));
       assert.ok((await readFile(join(l2, 'data/blob'))).equals(extra));
+      assert.equal((await readdir(layersRoot)).length, 4);
     } finally {
       await client.close();
     }
@@ -153,8 +162,7 @@ describe('pullAndUnpack: one streaming pass per layer', { skip }, () => {
         return true;
       });
       assert.equal(await store.findInfo(target), undefined);
-      assert.ok(!existsSync(join(layersRoot, hex(lying.diffIds[1]!))), 'no layer directory');
-      assert.deepEqual(await leftovers(layersRoot), []);
+      assert.deepEqual(await leftovers(layersRoot), [], 'no layer directory, not even of the good layer');
       assert.deepEqual(await store.listIngests(), []);
     } finally {
       await client.close();
@@ -178,9 +186,7 @@ describe('pullAndUnpack: one streaming pass per layer', { skip }, () => {
         return true;
       });
       assert.equal(await store.findInfo(lying.layerDigests[1]!), undefined);
-      assert.ok(!existsSync(join(layersRoot, hex(lying.diffIds[1]!))), 'no directory under the true diffID');
-      assert.ok(!existsSync(join(layersRoot, hex(sha256(Buffer.from('not this layer'))))), 'no directory under the claimed diffID');
-      assert.deepEqual(await leftovers(layersRoot), []);
+      assert.deepEqual(await leftovers(layersRoot), [], 'no layer directory, not even of the good layer');
       assert.deepEqual(await store.listIngests(), []);
     } finally {
       await client.close();
@@ -231,8 +237,8 @@ describe('pullAndUnpack: a download cut midway', () => {
       const store = new LocalContentStore(join(work, 'store'));
       const result = await pullAndUnpack(client, store, `${reg.host}/app:1`, join(work, 'layers'), { platform: 'linux/amd64' });
       assert.ok(await store.findInfo(layerDigest));
-      assert.ok((await readFile(join(result.layers[0]!.dir, 'data/file'))).equals(data));
-      assert.deepEqual(await leftovers(join(work, 'layers')), []);
+      assert.ok((await readFile(join(result.layers[0]!.dir!, 'data/file'))).equals(data));
+      assert.deepEqual(await leftovers(join(work, 'layers')), [basename(result.layers[0]!.dir!)], 'the cut attempt left no directory');
       const gets = reg.log.filter((l) => l.method === 'GET' && l.path.endsWith(layerDigest));
       assert.equal(gets.length, 2);
       assert.equal(gets[0]!.headers.range, undefined);

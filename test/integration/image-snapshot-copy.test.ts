@@ -195,7 +195,7 @@ describe('copy and overlay snapshotters show the same trees for a pulled image',
     const client = new RegistryClient({ retry: { attempts: 2, baseDelayMs: 10 } });
     try {
       const result = await pullAndUnpack(client, new LocalContentStore(join(work, 'store')), `${reg.host}/layered:1`, join(work, 'layers'));
-      layerDirs = result.layers.map((l) => ({ dir: l.dir, diffId: l.diffId }));
+      layerDirs = result.layers.map((l) => ({ dir: l.dir!, diffId: l.diffId }));
     } finally {
       await client.close();
     }

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -61,7 +61,8 @@ async function openServices(root: string, clock?: { now: Date }, ingestGraceMs?:
   const leases = new LeaseManager(db, { now });
   const content = new LocalContentStore(join(root, 'content'));
   const snapshotter = await new OverlaySnapshotter(join(root, 'snapshots')).init();
-  const collector = new GarbageCollector({ images, leases, content, snapshotter, now, ...(ingestGraceMs === undefined ? {} : { ingestGraceMs }) });
+  const layersRoot = join(root, 'layers');
+  const collector = new GarbageCollector({ images, leases, content, snapshotter, layersRoot, now, ...(ingestGraceMs === undefined ? {} : { ingestGraceMs }) });
   const registry = new RegistryClient({ retry });
   return {
     images,
@@ -69,7 +70,7 @@ async function openServices(root: string, clock?: { now: Date }, ingestGraceMs?:
     content,
     snapshotter,
     collector,
-    layersRoot: join(root, 'layers'),
+    layersRoot,
     registry,
     db,
     async close() {
@@ -86,6 +87,7 @@ async function blobs(content: ContentStore): Promise<string[]> {
 }
 
 const snapshotNames = async (s: Services): Promise<string[]> => (await s.snapshotter.list()).map((i) => i.name).sort();
+const NOTHING: GcReport = { content: [], snapshots: [], ingests: [], brokenIngests: [], layerDirs: [], expiredLeases: [], bytesFreed: 0, complete: true };
 const digestsOf = (image: BuiltImage): string[] => [image.manifestDigest, image.configDigest, ...image.layerDigests].sort();
 
 /** Prepares a container rootfs on `parent`, mounts it, runs `fn` on the mount point, then unmounts and removes it. */
@@ -153,8 +155,9 @@ describe('image store and garbage collection', { skip }, () => {
       assert.deepEqual(await blobs(s.content), [...new Set([...digestsOf(a), ...digestsOf(b)])].sort());
 
       // Nothing deleted: nothing removed.
+      assert.deepEqual(await readdir(s.layersRoot), [], 'every unpack directory became a snapshot or was deleted');
       const idle = await s.collector.collect();
-      assert.deepEqual(idle, { content: [], snapshots: [], ingests: [], expiredLeases: [], bytesFreed: 0, complete: true });
+      assert.deepEqual(idle, NOTHING);
 
       const aTopUsage = (await s.snapshotter.usage(aTop)).sizeBytes;
       const { image, gc } = await deleteImage(s, `${reg.host}/shared/a:1`, { gc: true });
@@ -172,7 +175,7 @@ describe('image store and garbage collection', { skip }, () => {
         assert.ok((await readFile(join(dir, 'data/blob'))).equals(bExtra));
         assert.equal(execFileSync('chroot', [dir, '/bin/sh', '-c', '/bin/busybox cat /etc/motd'], { encoding: 'utf8' }), 'berth test image\n');
       });
-      assert.deepEqual(await s.collector.collect(), { content: [], snapshots: [], ingests: [], expiredLeases: [], bytesFreed: 0, complete: true });
+      assert.deepEqual(await s.collector.collect(), NOTHING);
 
       // And the deleted one can be pulled again: its blobs and snapshot come back.
       const again = await pullAndStoreImage(s, `${reg.host}/shared/a:1`);
@@ -234,6 +237,8 @@ describe('image store and garbage collection', { skip }, () => {
       assert.ok(!removed.has(base), 'the leased base blob was never collected');
       for (const d of [b.manifestDigest, b.configDigest, b.layerDigests[1]!]) assert.ok(removed.has(d), `b's own blob ${d} was collected meanwhile`);
       assert.deepEqual(await blobs(s.content), digestsOf(a), 'every blob of a is there');
+      assert.deepEqual(reports.flatMap((r) => r.layerDirs), [], "the live pull's unpack directories were kept");
+      assert.deepEqual(await readdir(s.layersRoot), []);
       assert.deepEqual(await snapshotNames(s), pa.snapshots.map((x) => x.chainId).sort());
       assert.deepEqual(s.leases.list(), []);
       assert.deepEqual((await s.collector.collect()).content, []);
@@ -375,6 +380,7 @@ describe('image store and garbage collection', { skip }, () => {
       });
       await assert.rejects(pullAndStoreImage(s, 'Busybox'), { code: 'REFERENCE_INVALID', message: /`Busybox`.*must be lowercase/ });
       assert.deepEqual(s.leases.list(), [], 'a failed pull deletes its lease');
+      assert.deepEqual(await readdir(s.layersRoot), [], 'and leaves no unpack directory');
       assert.deepEqual((await s.collector.collect()).content, []);
       assert.deepEqual({ images: s.images.list(), blobs: await blobs(s.content), snapshots: await snapshotNames(s) }, before);
     } finally {

@@ -43,6 +43,14 @@ export interface IngestStatus {
   startedAt: Date;
 }
 
+/** An ingest that cannot be resumed (see `ContentStore.removeBrokenIngests`). */
+export interface BrokenIngest {
+  /** The store's name for it (its ref is unknown). */
+  id: string;
+  /** Bytes it held. */
+  sizeBytes: number;
+}
+
 export interface ContentWriter {
   readonly ref: string;
   readonly expected: ContentDescriptor;
@@ -80,8 +88,27 @@ export interface ContentStore {
   openWriter(ref: string, expected: ContentDescriptor): Promise<ContentWriter>;
   ensure(expected: ContentDescriptor, source: BlobSource, options?: { ref?: string; signal?: AbortSignal }): Promise<ContentInfo>;
   delete(digest: string): Promise<void>;
+  /**
+   * Deletes a blob before returning, in the caller's turn of the event loop;
+   * false when it was not there. For a caller that must order the delete
+   * against other synchronous steps (garbage collection against a pull's
+   * lease records: see store/gc.ts); everyone else uses `delete`.
+   */
+  deleteSync(digest: string): boolean;
   list(): AsyncIterable<ContentInfo>;
+  /** Ingests that can be resumed (their ref and expected blob are readable). */
   listIngests(): Promise<IngestStatus[]>;
+  /**
+   * Discards the ingest `ref`; fails with `CONTAINER_LOCKED` while a writer
+   * holds it. A writer waiting for the ingest meanwhile starts a new one.
+   */
   abortIngest(ref: string): Promise<void>;
+  /**
+   * Removes what `listIngests` cannot show: ingests a crash left unreadable
+   * (no ref or expected file, as when it came between creating the ingest
+   * and describing it), last changed before `changedBefore`, whose writer is
+   * gone. Returns what was removed.
+   */
+  removeBrokenIngests(changedBefore: Date): Promise<BrokenIngest[]>;
   usage(): Promise<{ sizeBytes: number; count: number }>;
 }

@@ -1,5 +1,6 @@
 export type {
   BlobSource,
+  BrokenIngest,
   ContentDescriptor,
   ContentInfo,
   ContentReaderAt,

@@ -185,3 +185,55 @@ test('a resumed ingest for a different blob under the same ref starts over', asy
   });
 });
 
+
+test('a writer waiting for an ingest that its holder aborts, commits, or that abortIngest removes, gets a new ingest instead of ENOENT', async () => {
+  await withStore(async (store, root) => {
+    const data = randomBytes(3000);
+    const desc = descriptorOf(data);
+    const waitFor = async (end: (w: Awaited<ReturnType<typeof store.openWriter>>) => Promise<unknown>): Promise<void> => {
+      const holder = await store.openWriter('shared-ref', desc);
+      await holder.write(data.subarray(0, 1000));
+      const waiting = store.openWriter('shared-ref', desc);
+      await end(holder);
+      const w = await waiting;
+      assert.equal(w.offset, 0, 'a new ingest, from the start');
+      await w.write(data.subarray(0, 10));
+      await w.abort();
+    };
+    await waitFor((holder) => holder.abort());
+    await waitFor(async (holder) => {
+      await holder.close();
+      await store.abortIngest('shared-ref');
+    });
+    await waitFor(async (holder) => {
+      await holder.write(data.subarray(1000));
+      await holder.commit();
+    });
+    assert.ok(await store.findInfo(desc.digest));
+    assert.deepEqual(await readdir(join(root, 'ingest')), [], 'no ingest and nothing being deleted is left');
+  });
+});
+
+test('abortIngest refuses an ingest a live writer holds, and is a no-op for an unknown ref', async () => {
+  await withStore(async (store) => {
+    const desc = descriptorOf(Buffer.from('x'));
+    const w = await store.openWriter('held', desc);
+    await assert.rejects(store.abortIngest('held'), (err: unknown) => isBerthError(err, 'CONTAINER_LOCKED') && /ingest `held`/.test(err.message));
+    assert.deepEqual((await store.listIngests()).map((i) => i.ref), ['held']);
+    await w.abort();
+    await store.abortIngest('never-there');
+    assert.deepEqual(await store.listIngests(), []);
+  });
+});
+
+test('deleteSync removes a blob before it returns, and says false for one that is not there', async () => {
+  await withStore(async (store) => {
+    const data = Buffer.from('delete me');
+    const desc = descriptorOf(data);
+    await store.ensure(desc, () => chunks(data));
+    assert.equal(store.deleteSync(desc.digest), true);
+    assert.equal(await store.findInfo(desc.digest), undefined);
+    assert.equal(store.deleteSync(desc.digest), false);
+    assert.throws(() => store.deleteSync('sha256:nope'), { code: 'DIGEST_INVALID' });
+  });
+});

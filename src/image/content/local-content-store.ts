@@ -7,22 +7,29 @@
  *       expected   {"digest", "size", "startedAt"} as JSON
  *       data       the bytes so far
  *       lock       holder pid + start time (util/lock-file): one writer per ref
+ *   <root>/ingest/.removed-<random>/  an ingest being deleted (see `#discard`)
  *
  * Ingest directories are named by a hash of the ref because refs are free
  * text. A resumed ingest re-hashes its data on open (a hash state cannot be
  * saved from Node), so resuming costs a read of what is there; bytes torn by
  * a crash only make the final digest check fail, which discards the ingest.
+ *
+ * An ingest directory is deleted only by the holder of its lock, and is
+ * renamed away before it is deleted: a writer waiting for the lock then
+ * finds no directory and makes a new one, instead of failing (ENOENT) or
+ * taking a lock inside a directory that is about to go.
  */
-import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { createReadStream, unlinkSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { BerthError, isErrno } from '../../errors/index.js';
+import { BerthError, isBerthError, isErrno } from '../../errors/index.js';
 import { acquireLock, type Lock } from '../../util/lock-file.js';
 import { parseDigest } from '../digest/digest.js';
 import type {
   BlobSource,
+  BrokenIngest,
   ContentDescriptor,
   ContentInfo,
   ContentReaderAt,
@@ -137,14 +144,42 @@ export class LocalContentStore implements ContentStore {
   async openWriter(ref: string, expected: ContentDescriptor): Promise<ContentWriter> {
     checkDescriptor(expected);
     const dir = this.#ingestDir(ref);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const lock = await acquireLock(join(dir, 'lock'), { timeoutMs: this.#lockTimeoutMs, what: `ingest \`${ref}\`` });
+    const deadline = Date.now() + this.#lockTimeoutMs;
+    for (;;) {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      let lock: Lock;
+      try {
+        lock = await acquireLock(join(dir, 'lock'), { timeoutMs: Math.max(0, deadline - Date.now()), what: `ingest \`${ref}\`` });
+      } catch (err) {
+        // The holder committed or discarded the ingest while we waited: its directory is gone, start a new one.
+        if (isErrno(err, 'ENOENT')) continue;
+        throw err;
+      }
+      try {
+        return await this.#resume(ref, dir, expected, lock);
+      } catch (err) {
+        await lock.release();
+        throw err;
+      }
+    }
+  }
+
+  /**
+   * Deletes the ingest directory `dir`, whose `lock` the caller holds: a
+   * rename out of the way (atomic: a waiter sees the whole ingest or none),
+   * then the delete. The lock file goes with the directory and is not
+   * released by name: by then that name may be a new holder's lock.
+   */
+  async #discard(dir: string, lock: Lock): Promise<void> {
+    const removed = join(this.root, 'ingest', `.removed-${randomBytes(8).toString('hex')}`);
     try {
-      return await this.#resume(ref, dir, expected, lock);
+      await rename(dir, removed);
     } catch (err) {
       await lock.release();
+      if (isErrno(err, 'ENOENT')) return;
       throw err;
     }
+    await rm(removed, { recursive: true, force: true });
   }
 
   async #resume(ref: string, dir: string, expected: ContentDescriptor, lock: Lock): Promise<ContentWriter> {
@@ -185,8 +220,8 @@ export class LocalContentStore implements ContentStore {
       if (done) return;
       done = true;
       await fh.close().catch(() => {});
-      if (removeIngest) await rm(dir, { recursive: true, force: true });
-      await lock.release();
+      if (removeIngest) await store.#discard(dir, lock);
+      else await lock.release();
     };
     const reject = async (code: 'CONTENT_SIZE_MISMATCH' | 'CONTENT_DIGEST_MISMATCH', message: string): Promise<never> => {
       // A blob that lied cannot be resumed into a good one: start over next time.
@@ -233,8 +268,7 @@ export class LocalContentStore implements ContentStore {
         await rename(join(dir, 'data'), target);
         await fsyncDir(blobDir);
         done = true;
-        await rm(dir, { recursive: true, force: true });
-        await lock.release();
+        await store.#discard(dir, lock);
         return store.info(expected.digest);
       },
       close: () => finish(false),
@@ -293,6 +327,16 @@ export class LocalContentStore implements ContentStore {
     }
   }
 
+  deleteSync(digest: string): boolean {
+    try {
+      unlinkSync(this.blobPath(digest));
+      return true;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return false;
+      throw err;
+    }
+  }
+
   async *list(): AsyncIterable<ContentInfo> {
     for (const algorithm of ALGORITHMS) {
       let names: string[];
@@ -315,38 +359,84 @@ export class LocalContentStore implements ContentStore {
     }
   }
 
-  async listIngests(): Promise<IngestStatus[]> {
-    let dirs: string[];
+  /** Names in `ingest/`: ingests, and ingests being deleted (`.removed-*`). */
+  async #ingestNames(): Promise<string[]> {
     try {
-      dirs = await readdir(join(this.root, 'ingest'));
+      return (await readdir(join(this.root, 'ingest'))).sort();
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return [];
       throw err;
     }
+  }
+
+  /** The ingest in `dir`, or undefined when it cannot be read (gone, or never fully described). */
+  async #readIngest(dir: string): Promise<IngestStatus | undefined> {
+    try {
+      const ref = await readFile(join(dir, 'ref'), 'utf8');
+      const exp = JSON.parse(await readFile(join(dir, 'expected'), 'utf8')) as { digest: string; size: number; startedAt: string };
+      const st = await stat(join(dir, 'data'));
+      return { ref, offset: st.size, expected: { digest: exp.digest, size: exp.size }, startedAt: new Date(exp.startedAt) };
+    } catch (err) {
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR') || err instanceof SyntaxError) return undefined;
+      throw err;
+    }
+  }
+
+  async listIngests(): Promise<IngestStatus[]> {
     const out: IngestStatus[] = [];
-    for (const d of dirs.sort()) {
-      const dir = join(this.root, 'ingest', d);
-      try {
-        const ref = await readFile(join(dir, 'ref'), 'utf8');
-        const exp = JSON.parse(await readFile(join(dir, 'expected'), 'utf8')) as { digest: string; size: number; startedAt: string };
-        const st = await stat(join(dir, 'data'));
-        out.push({ ref, offset: st.size, expected: { digest: exp.digest, size: exp.size }, startedAt: new Date(exp.startedAt) });
-      } catch (err) {
-        if (isErrno(err, 'ENOENT') || err instanceof SyntaxError) continue;
-        throw err;
-      }
+    for (const name of await this.#ingestNames()) {
+      if (name.startsWith('.')) continue;
+      const ingest = await this.#readIngest(join(this.root, 'ingest', name));
+      if (ingest) out.push(ingest);
     }
     return out;
   }
 
   async abortIngest(ref: string): Promise<void> {
     const dir = this.#ingestDir(ref);
-    const lock = await acquireLock(join(dir, 'lock'), { timeoutMs: 0, what: `ingest \`${ref}\`` }).catch((err: unknown) => {
-      if (isErrno(err, 'ENOENT')) return undefined;
+    let lock: Lock;
+    try {
+      // No wait: a live writer keeps its ingest (CONTAINER_LOCKED).
+      lock = await acquireLock(join(dir, 'lock'), { timeoutMs: 0, what: `ingest \`${ref}\`` });
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return;
       throw err;
-    });
-    await rm(dir, { recursive: true, force: true });
-    await lock?.release();
+    }
+    await this.#discard(dir, lock);
+  }
+
+  async removeBrokenIngests(changedBefore: Date): Promise<BrokenIngest[]> {
+    const removed: BrokenIngest[] = [];
+    // An ingest being deleted is garbage however readable it is (a crash between the rename and the delete).
+    const broken = async (name: string, dir: string): Promise<boolean> => name.startsWith('.') || !(await this.#readIngest(dir));
+    for (const name of await this.#ingestNames()) {
+      const dir = join(this.root, 'ingest', name);
+      if (!(await broken(name, dir))) continue;
+      const st = await stat(dir).catch((err: unknown) => {
+        if (isErrno(err, 'ENOENT')) return undefined;
+        throw err;
+      });
+      // Young: maybe a writer between making the directory and describing it.
+      if (!st?.isDirectory() || st.mtime >= changedBefore) continue;
+      let lock: Lock;
+      try {
+        lock = await acquireLock(join(dir, 'lock'), { timeoutMs: 0, what: `ingest directory ${name}` });
+      } catch (err) {
+        if (isErrno(err, 'ENOENT') || isBerthError(err, 'CONTAINER_LOCKED')) continue;
+        throw err;
+      }
+      if (!(await broken(name, dir))) {
+        await lock.release();
+        continue;
+      }
+      const sizeBytes = await stat(join(dir, 'data')).then(
+        (d) => d.size,
+        () => 0,
+      );
+      await this.#discard(dir, lock);
+      removed.push({ id: name, sizeBytes });
+    }
+    return removed;
   }
 
   async usage(): Promise<{ sizeBytes: number; count: number }> {

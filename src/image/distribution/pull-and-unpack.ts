@@ -1,42 +1,58 @@
 /**
  * Pull and unpack in one streaming pass per layer:
  *
- *   const { layers } = await pullAndUnpack(client, store, 'busybox', '/var/lib/berth/layers');
- *   // layers[i].dir: manifest.layers[i] unpacked in overlayfs form (a lower dir)
+ *   const { layers } = await pullAndUnpack(client, store, 'busybox', '/var/lib/berth/layers', { snapshotter });
+ *   await snapshotsFromLayers(snapshotter, layers); // takes the directories
  *
  * Each layer's blob response is teed: every chunk is appended to the content
  * store's ingest (hashed against the layer digest) and handed to
  * `applyLayer`, which decompresses it, hashes the tar stream (the diffID,
  * checked against the config's `rootfs.diff_ids`) and writes the entries
- * into a temporary directory beside `<layersRoot>/<diffID hex>`. Only when
- * the diffID matches is the blob committed (size and digest checked), and
- * only then is the directory renamed into place. On any mismatch or bad
- * entry the ingest and the temporary directory are removed: no blob and no
- * layer directory. Chunks are gathered into 1 MiB batches and go through an
- * async generator that advances only when the unpacker asks for more, so
- * the response is read no faster than the slower of disk and decompression
- * (never a whole layer in memory).
+ * into the layer's unpack directory. Only when the diffID matches is the
+ * blob committed (size and digest checked). On any mismatch or bad entry
+ * the ingest and the directory are removed: no blob and no layer directory.
+ * Chunks are gathered into 1 MiB batches and go through an async generator
+ * that advances only when the unpacker asks for more, so the response is
+ * read no faster than the slower of disk and decompression (never a whole
+ * layer in memory).
+ *
+ * Unpack directories are private: every pull unpacks every layer it needs
+ * into a directory of its own, `<layersRoot>/unpack-<pid>-<start time>-
+ * <random>-<diffID hex, 12>`, and hands it to the caller, who owns it from
+ * then on (`snapshotsFromLayers` moves it into the snapshotter, or deletes
+ * it when the chain is there already). So pulls running at the same time,
+ * in one process or several, never see each other's half-made or moved-away
+ * directories, whichever layers they share at whatever positions. What is
+ * unpacked already is found through the snapshotter, by chain ID: with
+ * `options.snapshotter`, a layer whose chain is committed there is neither
+ * fetched nor unpacked (a second pull of an image does nothing but resolve).
+ * A blob in the store is unpacked from the store; an interrupted download
+ * is resumed into the store (Range request) and then unpacked from it.
+ * Concurrent downloads of one blob wait for one another on the store's
+ * ingest lock, so a blob is fetched once.
+ *
+ * A failed pull removes the directories it made. One whose process died
+ * (killed, crashed) leaves them behind; the directory name carries the
+ * owner's pid and start time, so `removeStaleUnpackDirs` (run by garbage
+ * collection) can tell them from a live pull's and remove them.
  *
  * In overlay form no layer depends on another, so layers run in parallel
- * (3 at a time by default). With `options.snapshotter`, a layer whose chain
- * is committed there is skipped without a look at the store or registry;
- * otherwise a layer whose directory and blob exist is skipped, a blob in
- * the store without its directory is unpacked from the store, and an
- * interrupted download is resumed into the store (Range request) and then
- * unpacked from it. Every config and layer blob and every chain ID is added
- * to `options.lease` before it is looked at.
+ * (3 at a time by default). Every config and layer blob and every chain ID
+ * is added to `options.lease` before it is looked at.
  */
-import { mapLimit } from '../../util/map-limit.js';
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { BerthError, isBerthError, isErrno } from '../../errors/index.js';
+import { mapLimit } from '../../util/map-limit.js';
+import { isProcessAlive, readProcStat } from '../../util/proc.js';
 import type { ContentStore, ContentWriter } from '../content/index.js';
 import { parseDigest } from '../digest/digest.js';
 import { parseImageConfig } from '../manifest/parse-manifest.js';
 import { chainIds } from '../snapshot/chain-id.js';
 import type { Snapshotter } from '../snapshot/snapshotter.js';
+import { directoryUsage } from '../snapshot/usage.js';
 import type { Descriptor } from '../manifest/types.js';
 import { formatReference, type ImageReference } from '../reference/index.js';
 import { applyLayer, type ApplyLayerOptions } from '../unpack/index.js';
@@ -68,9 +84,13 @@ export interface UnpackedLayer {
   diffId: string;
   /** The layer's chain ID: the name of its committed snapshot. */
   chainId: string;
-  /** `<layersRoot>/<diffID hex>`, the layer in overlayfs form (absent when `inSnapshot`). */
-  dir: string;
-  /** True when the directory, or the committed snapshot, was there before this pull. */
+  /**
+   * The layer in overlayfs form, in a directory of this pull's own under
+   * `layersRoot`; the caller owns it (`snapshotsFromLayers` takes it).
+   * Absent when `inSnapshot`.
+   */
+  dir?: string;
+  /** True when the blob was not downloaded: it was in the store, or the chain is `inSnapshot`. */
   cached: boolean;
   /** True when `options.snapshotter` has the chain committed already: nothing was fetched or unpacked. */
   inSnapshot: boolean;
@@ -86,13 +106,67 @@ const WRITE_BATCH_BYTES = 1 << 20;
 /** Reads of a stored blob to unpack. */
 const READ_CHUNK_BYTES = 1 << 20;
 
-async function isDir(path: string): Promise<boolean> {
+/** `<pid>-<start time>` of this process, the owner part of its unpack directories' names. */
+let ownerTag: string | undefined;
+function owner(): string {
+  ownerTag ??= `${process.pid}-${readProcStat(process.pid)?.startTime ?? 0}`;
+  return ownerTag;
+}
+
+const UNPACK_DIR = /^unpack-(\d+)-(\d+)-[0-9a-f]{16}-/;
+
+/** A fresh name for an unpack directory owned by this process; `what` ends it, for people reading `ls`. */
+function unpackDirName(what: string): string {
+  return `unpack-${owner()}-${randomBytes(8).toString('hex')}-${what}`;
+}
+
+/** Whether the process named by an unpack directory's name is gone; false for names that are not ours. */
+function ownerIsGone(name: string): boolean {
+  const m = UNPACK_DIR.exec(name);
+  if (!m) return false;
+  const startTime = Number(m[2]);
+  // A start time of 0 means /proc could not be read when the name was made: the pid alone must do.
+  return !isProcessAlive(Number(m[1]), startTime === 0 ? undefined : startTime);
+}
+
+export interface RemovedUnpackDir {
+  name: string;
+  /** Its size before removal (st_blocks × 512, hard links once). */
+  sizeBytes: number;
+}
+
+/**
+ * Removes the unpack directories in `layersRoot` whose owning process is
+ * gone: a pull killed or crashed midway, or a caller that died before
+ * registering what it pulled. Directories of live processes stay, whatever
+ * their age (a live pull, or a caller holding the result). Each is renamed
+ * to a name of this process first, so that two sweepers never delete one
+ * tree together and a sweep that dies midway is swept in turn.
+ */
+export async function removeStaleUnpackDirs(layersRoot: string): Promise<RemovedUnpackDir[]> {
+  let names: string[];
   try {
-    return (await lstat(path)).isDirectory();
+    names = await readdir(layersRoot);
   } catch (err) {
-    if (isErrno(err, 'ENOENT')) return false;
+    if (isErrno(err, 'ENOENT')) return [];
     throw err;
   }
+  const removed: RemovedUnpackDir[] = [];
+  for (const name of names.sort()) {
+    if (!ownerIsGone(name)) continue;
+    const claimed = join(layersRoot, unpackDirName('removing'));
+    try {
+      await rename(join(layersRoot, name), claimed);
+    } catch (err) {
+      // Another sweeper took it first.
+      if (isErrno(err, 'ENOENT')) continue;
+      throw err;
+    }
+    const { sizeBytes } = await directoryUsage(claimed).catch(() => ({ sizeBytes: 0 }));
+    await rm(claimed, { recursive: true, force: true });
+    removed.push({ name, sizeBytes });
+  }
+  return removed;
 }
 
 /** Reads a stored blob in chunks of `READ_CHUNK_BYTES`. */
@@ -127,58 +201,43 @@ class LayerPuller {
     this.options.onProgress?.(e);
   }
 
-  async pull(desc: Descriptor, diffId: string): Promise<boolean> {
-    const dir = join(this.root, parseDigest(diffId).encoded);
-    const [haveDir, haveBlob] = await Promise.all([isDir(dir), this.store.findInfo(desc.digest)]);
-    if (haveDir && haveBlob) {
-      this.#emit({ id: desc.digest, kind: 'layer', phase: 'done', current: desc.size, total: desc.size, cached: true });
-      return true;
-    }
-    if (haveDir) {
-      // Unpacked already (maybe from a layer with another compression): keep the store complete.
-      await this.#download(desc);
-    } else if (haveBlob) {
-      await this.#unpackFromStore(desc, diffId, dir);
+  /** Unpacks one layer into a new directory of this pull's and returns it. */
+  async pull(desc: Descriptor, diffId: string): Promise<{ dir: string; cached: boolean }> {
+    let dir: string;
+    let cached = false;
+    if (await this.store.findInfo(desc.digest)) {
+      dir = await this.#unpackFromStore(desc, diffId);
+      cached = true;
     } else {
-      await withRetry(() => this.#stream(desc, diffId, dir), `fetching blob ${desc.digest} of ${formatReference(this.ref)}`, {
+      dir = await withRetry(() => this.#stream(desc, diffId), `fetching blob ${desc.digest} of ${formatReference(this.ref)}`, {
         ...this.client.retryOptions,
         signal: this.options.signal,
       });
     }
-    this.#emit({ id: desc.digest, kind: 'layer', phase: 'done', current: desc.size, total: desc.size });
-    return false;
+    this.#emit({ id: desc.digest, kind: 'layer', phase: 'done', current: desc.size, total: desc.size, ...(cached ? { cached } : {}) });
+    return { dir, cached };
   }
 
   #applyOptions(diffId: string): ApplyLayerOptions {
     return { ...this.options.unpack, whiteouts: 'overlay', expectedDiffId: diffId, signal: this.options.signal };
   }
 
-  /** Moves a finished temporary directory into place; another puller may have won. */
-  async #publish(tmp: string, dir: string): Promise<void> {
-    try {
-      await rename(tmp, dir);
-    } catch (err) {
-      await rm(tmp, { recursive: true, force: true });
-      if (!(isErrno(err, 'ENOTEMPTY') || isErrno(err, 'EEXIST')) || !(await isDir(dir))) throw err;
-    }
+  async #newDir(diffId: string): Promise<string> {
+    const dir = join(this.root, unpackDirName(parseDigest(diffId).encoded.slice(0, 12)));
+    await mkdir(dir, { mode: 0o755 });
+    return dir;
   }
 
-  async #tmpDir(diffId: string): Promise<string> {
-    const tmp = join(this.root, `.tmp-${parseDigest(diffId).encoded.slice(0, 12)}-${randomBytes(6).toString('hex')}`);
-    await mkdir(tmp, { mode: 0o755 });
-    return tmp;
-  }
-
-  async #unpackFromStore(desc: Descriptor, diffId: string, dir: string): Promise<void> {
+  async #unpackFromStore(desc: Descriptor, diffId: string): Promise<string> {
     this.#emit({ id: desc.digest, kind: 'layer', phase: 'extracting', current: desc.size, total: desc.size });
-    const tmp = await this.#tmpDir(diffId);
+    const dir = await this.#newDir(diffId);
     try {
-      await applyLayer(readStoredBlob(this.store, desc.digest), tmp, this.#applyOptions(diffId));
+      await applyLayer(readStoredBlob(this.store, desc.digest), dir, this.#applyOptions(diffId));
     } catch (err) {
-      await rm(tmp, { recursive: true, force: true });
+      await rm(dir, { recursive: true, force: true });
       throw withLayer(err, desc);
     }
-    await this.#publish(tmp, dir);
+    return dir;
   }
 
   /** Download only, through the store (resuming an earlier ingest). */
@@ -194,8 +253,8 @@ class LayerPuller {
     );
   }
 
-  /** One try: download, verify, decompress and unpack as one stream. */
-  async #stream(desc: Descriptor, diffId: string, dir: string): Promise<void> {
+  /** One try: download, verify, decompress and unpack as one stream, into a new directory (returned). */
+  async #stream(desc: Descriptor, diffId: string): Promise<string> {
     const { store, options } = this;
     let writer: ContentWriter | undefined = await store.openWriter(ingestRef(desc.digest), desc);
     if (await store.findInfo(desc.digest)) {
@@ -209,13 +268,16 @@ class LayerPuller {
       writer = undefined;
       await this.#download(desc);
     }
-    if (!writer) {
-      await this.#unpackFromStore(desc, diffId, dir);
-      return;
-    }
+    if (!writer) return this.#unpackFromStore(desc, diffId);
 
     const w = writer;
-    const tmp = await this.#tmpDir(diffId);
+    let dir: string;
+    try {
+      dir = await this.#newDir(diffId);
+    } catch (err) {
+      await w.close();
+      throw err;
+    }
     const interval = options.progressIntervalMs ?? 100;
     const emit = (phase: PullUnpackPhase, current: number): void => this.#emit({ id: desc.digest, kind: 'layer', phase, current, total: desc.size });
     let ended = false;
@@ -270,18 +332,18 @@ class LayerPuller {
           if (pending) await pending.catch(() => {});
         }
       }
-      await applyLayer(tee(), tmp, this.#applyOptions(diffId));
+      await applyLayer(tee(), dir, this.#applyOptions(diffId));
       if (!ended) throw new BerthError('LAYER_INVALID', `layer ${desc.digest}: the unpacker stopped before the end of the blob`);
       emit('verifying', desc.size);
       await w.commit();
     } catch (err) {
-      await rm(tmp, { recursive: true, force: true });
+      await rm(dir, { recursive: true, force: true });
       // Keep a partial download for a resume; drop content that was bad.
       if (isNetworkError(err)) await w.close();
       else await w.abort();
       throw withLayer(err, desc);
     }
-    await this.#publish(tmp, dir);
+    return dir;
   }
 }
 
@@ -294,9 +356,11 @@ function withLayer(err: unknown, desc: Descriptor): unknown {
 }
 
 /**
- * Pulls `input` and unpacks each layer into `<layersRoot>/<diffID hex>` in
- * overlayfs form. Manifest, config and layer blobs end in `store` exactly
- * as with `pullImage`.
+ * Pulls `input` and unpacks each layer (but those `options.snapshotter` has
+ * committed) into a new directory under `layersRoot`, in overlayfs form.
+ * Manifest, config and layer blobs end in `store` exactly as with
+ * `pullImage`. The directories are the caller's: hand them to
+ * `snapshotsFromLayers`, or remove them.
  */
 export async function pullAndUnpack(
   client: RegistryClient,
@@ -346,26 +410,29 @@ export async function pullAndUnpack(
     }
   }
 
-  // One task per (digest, diffID) pair, even when a manifest lists a layer twice.
-  const tasks = [
-    ...new Map(
-      manifest.layers.flatMap((l, i) => (committed.has(chains[i]!) ? [] : [[`${l.digest} ${diffIds[i]}`, { desc: l, diffId: diffIds[i]! }] as const])),
-    ).values(),
-  ];
-  const cached = new Map<string, boolean>();
+  // One task per position: a layer listed twice gets a directory for each of its chains.
+  const tasks = manifest.layers.flatMap((_, i) => (committed.has(chains[i]!) ? [] : [i]));
+  const unpacked = new Map<number, { dir: string; cached: boolean }>();
   const puller = new LayerPuller(client, store, ref, layersRoot, options);
-  await mapLimit(tasks, options.concurrency ?? 3, async ({ desc, diffId }) => {
-    cached.set(`${desc.digest} ${diffId}`, await puller.pull(desc, diffId));
-  });
+  try {
+    await mapLimit(tasks, options.concurrency ?? 3, async (i) => {
+      unpacked.set(i, await puller.pull(manifest.layers[i]!, diffIds[i]!));
+    });
+  } catch (err) {
+    // The directories are this pull's own until it returns: none outlives a failure.
+    await Promise.all([...unpacked.values()].map((u) => rm(u.dir, { recursive: true, force: true })));
+    throw err;
+  }
 
-  const layers = manifest.layers.map((l, i) => {
+  const layers = manifest.layers.map((l, i): UnpackedLayer => {
     const inSnapshot = committed.has(chains[i]!);
+    const u = unpacked.get(i);
     return {
       digest: l.digest,
       diffId: diffIds[i]!,
       chainId: chains[i]!,
-      dir: join(layersRoot, parseDigest(diffIds[i]!).encoded),
-      cached: inSnapshot || (cached.get(`${l.digest} ${diffIds[i]}`) ?? false),
+      ...(u ? { dir: u.dir } : {}),
+      cached: inSnapshot || (u?.cached ?? false),
       inSnapshot,
     };
   });

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
 
+import { acquireLock } from '../../util/lock-file.js';
+import { readProcStat } from '../../util/proc.js';
 import { LocalContentStore, type ContentInfo } from '../content/index.js';
 import { deleteImage } from './delete-image.js';
 import { blobDigests, makeStoreFixture, putBlob, putImage, type StoreFixture } from './testing.js';
@@ -40,7 +46,16 @@ test('collect removes the blobs and snapshots only a deleted image used, childre
     assert.deepEqual(await snapshotNames(fx), [...a.chainIds].sort());
 
     // Nothing more to do: a second collection removes nothing.
-    assert.deepEqual(await fx.collector.collect(), { content: [], snapshots: [], ingests: [], expiredLeases: [], bytesFreed: 0, complete: true });
+    assert.deepEqual(await fx.collector.collect(), {
+      content: [],
+      snapshots: [],
+      ingests: [],
+      brokenIngests: [],
+      layerDirs: [],
+      expiredLeases: [],
+      bytesFreed: 0,
+      complete: true,
+    });
     assert.deepEqual(await snapshotNames(fx), [...a.chainIds].sort());
   }));
 
@@ -176,4 +191,76 @@ test('deleteImage deletes the record and, with gc, what only that image used; an
     await assert.rejects(deleteImage(fx, 'Not/Valid'), { code: 'REFERENCE_INVALID' });
     const none = await deleteImage(fx, 'a:3').catch((err: unknown) => err);
     assert.equal((none as { code?: string }).code, 'IMAGE_NOT_FOUND');
+  }));
+
+/** A pid that no process has any more: a child that has exited and been reaped. */
+function deadPid(): number {
+  const child = spawnSync('true');
+  assert.ok(child.pid);
+  return child.pid;
+}
+
+test('an ingest a crash left without its ref is swept after the grace period, unless a live writer holds its lock', () =>
+  withFixture(
+    async (fx) => {
+      const ingestRoot = join(fx.root, 'content', 'ingest');
+      const ingestDir = (ref: string): string => join(ingestRoot, createHash('sha256').update(ref).digest('hex'));
+      // What a writer leaves when it dies between taking the ingest's lock and describing the ingest.
+      const crashed = ingestDir('crashed');
+      await mkdir(crashed, { recursive: true });
+      await writeFile(join(crashed, 'lock'), `${deadPid()} 0\n`);
+      await writeFile(join(crashed, 'data'), Buffer.alloc(7));
+      // The same, with no lock at all (it died before taking it).
+      const bare = ingestDir('bare');
+      await mkdir(bare);
+      // A whole ingest that was being deleted (renamed out of the way) when its process died.
+      const deleting = join(ingestRoot, '.removed-0123456789abcdef');
+      await mkdir(deleting);
+      await writeFile(join(deleting, 'ref'), 'deleting');
+      await writeFile(join(deleting, 'expected'), JSON.stringify({ digest: `sha256:${'b'.repeat(64)}`, size: 10, startedAt: new Date().toISOString() }));
+      await writeFile(join(deleting, 'data'), Buffer.alloc(3));
+      // And one whose writer is alive (this process) between taking the lock and describing it.
+      const busy = ingestDir('busy');
+      await mkdir(busy);
+      const lock = await acquireLock(join(busy, 'lock'));
+      try {
+        assert.deepEqual(await fx.content.listIngests(), [], 'none of them can be listed or resumed');
+        fx.clock.now = new Date(Date.now() + 30 * 60_000);
+        assert.deepEqual((await fx.collector.collect()).brokenIngests, [], 'all within the grace period');
+        fx.clock.now = new Date(Date.now() + 2 * 60 * 60_000);
+        const report = await fx.collector.collect();
+        assert.deepEqual(report.brokenIngests.slice().sort(), [crashed, bare, deleting].map((d) => d.slice(ingestRoot.length + 1)).sort());
+        assert.equal(report.bytesFreed, 7 + 3);
+        assert.deepEqual(await readdir(ingestRoot), [busy.slice(ingestRoot.length + 1)]);
+      } finally {
+        await lock.release();
+      }
+      // The ref can be written again from nothing.
+      const w = await fx.content.openWriter('crashed', { digest: `sha256:${'a'.repeat(64)}`, size: 1 });
+      assert.equal(w.offset, 0);
+      await w.abort();
+    },
+    { ingestGraceMs: 60 * 60_000 },
+  ));
+
+test('unpack directories whose process is gone are removed; those of a live process and other names stay', () =>
+  withFixture(async (fx) => {
+    const layersRoot = join(fx.root, 'layers');
+    const me = `${process.pid}-${readProcStat(process.pid)!.startTime}`;
+    const names = {
+      dead: `unpack-${deadPid()}-123-0123456789abcdef-aaaaaaaaaaaa`,
+      // pid 1 lives, but not since this start time: the pid was reused.
+      reused: `unpack-1-1-0123456789abcdef-bbbbbbbbbbbb`,
+      live: `unpack-${me}-0123456789abcdef-cccccccccccc`,
+      other: 'not-an-unpack-dir',
+    };
+    for (const name of Object.values(names)) {
+      await mkdir(join(layersRoot, name, 'bin'), { recursive: true });
+      await writeFile(join(layersRoot, name, 'bin', 'file'), Buffer.alloc(5000));
+    }
+    const report = await fx.collector.collect();
+    assert.deepEqual(report.layerDirs.slice().sort(), [names.dead, names.reused].sort());
+    assert.ok(report.bytesFreed >= 2 * 5000, `${report.bytesFreed} bytes freed`);
+    assert.deepEqual((await readdir(layersRoot)).sort(), [names.live, names.other].sort());
+    assert.deepEqual((await fx.collector.collect()).layerDirs, []);
   }));

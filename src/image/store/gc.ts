@@ -4,24 +4,27 @@
  *
  *   1. blobs that are not marked;
  *   2. ingests older than a grace period whose writer is gone (its lock
- *      file names a dead process) and that no lease holds;
- *   3. committed snapshots that are not marked, children before parents.
+ *      file names a dead process) and that no lease holds, and ingests a
+ *      crash left unreadable (no ref), older than the same grace period;
+ *   3. committed snapshots that are not marked, children before parents;
+ *   4. with `layersRoot`, unpack directories whose pull's process is gone
+ *      (killed or crashed before it registered them: see pull-and-unpack.ts).
  *
  * Leases expired at the start are deleted first and protect nothing.
  *
  * Safety while pulls run. A pull adds each resource to its lease *before*
  * it checks whether the resource exists (`PullOptions.lease`), with a
  * synchronous SQLite insert. The sweep of blobs re-reads the leases and the
- * image revision and unlinks, all in one synchronous turn of the event
- * loop (`unlinkSync`, not the content store's async `delete`, whose unlink
- * would run on the thread pool after a pull's `stat` may already have seen
- * the blob). So for every blob, either the pull's `add` came first and the
- * blob is kept, or the unlink did and the pull finds the blob missing and
- * fetches it. A blob a pull has just committed was leased before it was
- * written. If an image was added or retargeted since the mark (the
- * revision changed: something that was garbage may be referenced again),
- * the collection marks again, up to three times, then leaves the rest for
- * the next one (`complete: false`).
+ * image revision and deletes, all in one synchronous turn of the event
+ * loop (the content store's `deleteSync`, not its async `delete`, whose
+ * unlink would run on the thread pool after a pull's `stat` may already
+ * have seen the blob). So for every blob, either the pull's `add` came
+ * first and the blob is kept, or the delete did and the pull finds the
+ * blob missing and fetches it. A blob a pull has just committed was leased
+ * before it was written. If an image was added or retargeted since the
+ * mark (the revision changed: something that was garbage may be
+ * referenced again), the collection marks again, up to three times, then
+ * leaves the rest for the next one (`complete: false`).
  *
  * Snapshots are removed under the lock held exclusively (`lock`); a pull
  * registers its layers as snapshots under the same lock held shared, after
@@ -36,29 +39,26 @@
  * pointing at content it did not lease (tagging, importing) should run
  * under `lock.shared`.
  */
-import { unlinkSync } from 'node:fs';
-
-import { isBerthError, isErrno } from '../../errors/index.js';
+import { isBerthError } from '../../errors/index.js';
 import type { ContentStore } from '../content/index.js';
+import { removeStaleUnpackDirs } from '../distribution/pull-and-unpack.js';
 import type { SnapshotInfo, Snapshotter } from '../snapshot/index.js';
 import { markReferenced, type MarkedResources } from './gc-mark.js';
 import { GcLock } from './gc-lock.js';
 import type { ImageStore } from './image-store.js';
 import type { LeaseManager } from './lease-manager.js';
 
-/** The content store as the sweep needs it: the path of a blob, to unlink it synchronously. */
-export interface CollectableContentStore extends ContentStore {
-  blobPath(digest: string): string;
-}
-
 export interface GarbageCollectorOptions {
   images: ImageStore;
   leases: LeaseManager;
-  content: CollectableContentStore;
+  content: ContentStore;
   snapshotter: Snapshotter;
+  /** Where pulls unpack layers (`ImageServices.layersRoot`); its dead pulls' directories are removed. */
+  layersRoot?: string;
   /**
-   * Ingests started less than this long ago are kept even with no writer
-   * (a pull between two retries keeps its partial download). Default 1 hour.
+   * Ingests started (or, unreadable ones, last changed) less than this long
+   * ago are kept even with no writer (a pull between two retries keeps its
+   * partial download). Default 1 hour.
    */
   ingestGraceMs?: number;
   /** Clock for lease expiry and the ingest grace (tests pass their own). */
@@ -72,9 +72,13 @@ export interface GcReport {
   snapshots: string[];
   /** Refs of removed ingests. */
   ingests: string[];
+  /** Store ids of removed unreadable ingests (their ref is unknown). */
+  brokenIngests: string[];
+  /** Names of removed unpack directories in `layersRoot`. */
+  layerDirs: string[];
   /** Ids of expired leases deleted. */
   expiredLeases: string[];
-  /** Blob sizes, ingest bytes and snapshot usage, added up. */
+  /** Blob sizes, ingest bytes, snapshot usage and unpack directories' usage, added up. */
   bytesFreed: number;
   /** False when images kept changing and some garbage was left for the next collection. */
   complete: boolean;
@@ -98,7 +102,8 @@ export class GarbageCollector {
   readonly lock = new GcLock();
   readonly #images: ImageStore;
   readonly #leases: LeaseManager;
-  readonly #content: CollectableContentStore;
+  readonly #content: ContentStore;
+  readonly #layersRoot: string | undefined;
   readonly #snapshotter: Snapshotter;
   readonly #ingestGraceMs: number;
   readonly #now: () => Date;
@@ -108,6 +113,7 @@ export class GarbageCollector {
     this.#leases = options.leases;
     this.#content = options.content;
     this.#snapshotter = options.snapshotter;
+    this.#layersRoot = options.layersRoot;
     this.#ingestGraceMs = options.ingestGraceMs ?? 60 * 60_000;
     this.#now = options.now ?? (() => new Date());
   }
@@ -118,7 +124,7 @@ export class GarbageCollector {
   }
 
   async #collect(): Promise<GcReport> {
-    const report: GcReport = { content: [], snapshots: [], ingests: [], expiredLeases: [], bytesFreed: 0, complete: false };
+    const report: GcReport = { content: [], snapshots: [], ingests: [], brokenIngests: [], layerDirs: [], expiredLeases: [], bytesFreed: 0, complete: false };
     report.expiredLeases = this.#leases.deleteExpired(this.#now());
     const sources = { images: this.#images, leases: this.#leases, content: this.#content, snapshotter: this.#snapshotter };
     for (let round = 0; round < MAX_ROUNDS && !report.complete; round++) {
@@ -130,6 +136,12 @@ export class GarbageCollector {
       if (!this.#sweepContent(marked, unmarked, report)) continue;
       await this.#sweepIngests(marked, report);
       report.complete = await this.#sweepSnapshots(marked, report);
+    }
+    if (this.#layersRoot !== undefined) {
+      for (const removed of await removeStaleUnpackDirs(this.#layersRoot)) {
+        report.layerDirs.push(removed.name);
+        report.bytesFreed += removed.sizeBytes;
+      }
     }
     return report;
   }
@@ -144,13 +156,7 @@ export class GarbageCollector {
         .map((r) => r.digest),
     );
     for (const blob of unmarked) {
-      if (leased.has(blob.digest)) continue;
-      try {
-        unlinkSync(this.#content.blobPath(blob.digest));
-      } catch (err) {
-        if (isErrno(err, 'ENOENT')) continue;
-        throw err;
-      }
+      if (leased.has(blob.digest) || !this.#content.deleteSync(blob.digest)) continue;
       report.content.push(blob.digest);
       report.bytesFreed += blob.sizeBytes;
     }
@@ -177,6 +183,10 @@ export class GarbageCollector {
       }
       report.ingests.push(ingest.ref);
       report.bytesFreed += ingest.offset;
+    }
+    for (const broken of await this.#content.removeBrokenIngests(new Date(this.#now().getTime() - this.#ingestGraceMs))) {
+      report.brokenIngests.push(broken.id);
+      report.bytesFreed += broken.sizeBytes;
     }
   }
 

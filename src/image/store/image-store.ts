@@ -20,7 +20,7 @@ import { BerthError } from '../../errors/index.js';
 import { parseDigest } from '../digest/digest.js';
 import { formatReference, parseDockerReference } from '../reference/index.js';
 import { checkLabels } from './labels.js';
-import type { MetadataDb } from './metadata-db.js';
+import { writeTransaction, writing, type MetadataDb } from './metadata-db.js';
 
 /** The descriptor an image name points to: an index or a manifest. */
 export interface ImageTarget {
@@ -120,12 +120,12 @@ export class ImageStore {
     const labels = checkLabels(image.labels, `image \`${name}\``, 'IMAGE_INVALID');
     const now = this.#now().getTime();
     try {
-      this.#db.transaction(() => {
+      writeTransaction(this.#db, () => {
         this.#db
           .prepare('INSERT INTO images (name, media_type, digest, size, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?)')
           .run(name, target.mediaType, target.digest, target.size, now, now);
         this.#writeLabels(name, labels);
-      }).immediate();
+      });
     } catch (err) {
       if (isUniqueViolation(err)) throw new BerthError('IMAGE_EXISTS', `image \`${name}\` already exists`, { cause: err });
       throw err;
@@ -138,7 +138,7 @@ export class ImageStore {
     const normalized = normalizeImageName(name);
     const target = changes.target === undefined ? undefined : checkTarget(normalized, changes.target);
     const labels = changes.labels === undefined ? undefined : checkLabels(changes.labels, `image \`${normalized}\``, 'IMAGE_INVALID');
-    this.#db.transaction(() => {
+    writeTransaction(this.#db, () => {
       const row = this.#row(normalized);
       if (!row) throw notFound(normalized);
       const t = target ?? { mediaType: row.media_type, digest: row.digest, size: row.size };
@@ -149,7 +149,7 @@ export class ImageStore {
         this.#db.prepare('DELETE FROM image_labels WHERE name = ?').run(normalized);
         this.#writeLabels(normalized, labels);
       }
-    }).immediate();
+    });
     return this.get(normalized);
   }
 
@@ -159,14 +159,14 @@ export class ImageStore {
    */
   upsert(image: NewImage): ImageRecord {
     const name = normalizeImageName(image.name);
-    return this.#db.transaction(() => {
+    return writeTransaction(this.#db, () => {
       if (this.#row(name)) {
         const changes: ImageChanges = { target: image.target };
         if (image.labels !== undefined) changes.labels = image.labels;
         return this.update(name, changes);
       }
       return this.create({ ...image, name });
-    }).immediate();
+    });
   }
 
   /** The image, or undefined. Throws `REFERENCE_INVALID` for a name that does not parse. */
@@ -215,11 +215,11 @@ export class ImageStore {
   /** Removes the image record and returns it; fails with `IMAGE_NOT_FOUND`. */
   delete(name: string): ImageRecord {
     const normalized = normalizeImageName(name);
-    return this.#db.transaction(() => {
+    return writeTransaction(this.#db, () => {
       const record = this.get(normalized);
       this.#db.prepare('DELETE FROM images WHERE name = ?').run(normalized);
       return record;
-    }).immediate();
+    });
   }
 
   /**

@@ -1,5 +1,5 @@
 export { deleteImage, type DeletedImage, type DeleteImageOptions } from './delete-image.js';
-export { GarbageCollector, type CollectableContentStore, type GarbageCollectorOptions, type GcReport } from './gc.js';
+export { GarbageCollector, type GarbageCollectorOptions, type GcReport } from './gc.js';
 export { GcLock } from './gc-lock.js';
 export { markReferenced, type MarkedResources, type MarkSources } from './gc-mark.js';
 export type { ImageServices } from './image-services.js';

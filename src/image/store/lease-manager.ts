@@ -26,7 +26,7 @@ import { BerthError } from '../../errors/index.js';
 import type { LeaseResource, ResourceLease } from '../content/index.js';
 import { parseDigest } from '../digest/digest.js';
 import { checkLabels } from './labels.js';
-import type { MetadataDb } from './metadata-db.js';
+import { writeTransaction, writing, type MetadataDb } from './metadata-db.js';
 
 export interface LeaseInfo {
   id: string;
@@ -128,11 +128,11 @@ export class LeaseManager {
     }
     const labels = checkLabels(options.labels, `lease \`${id}\``, 'LEASE_INVALID');
     try {
-      this.#db.transaction(() => {
+      writeTransaction(this.#db, () => {
         this.#db.prepare('INSERT INTO leases (id, created_ms, expires_ms) VALUES (?, ?, ?)').run(id, now, expiresMs);
         const insert = this.#db.prepare('INSERT INTO lease_labels (lease_id, key, value) VALUES (?, ?, ?)');
         for (const [key, value] of Object.entries(labels)) insert.run(id, key, value);
-      }).immediate();
+      });
     } catch (err) {
       if (sqliteCode(err) === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new BerthError('LEASE_EXISTS', `lease \`${id}\` already exists`, { cause: err });
       throw err;
@@ -165,7 +165,7 @@ export class LeaseManager {
   add(id: string, resource: LeaseResource): void {
     const { type, key } = checkResource(id, resource);
     try {
-      this.#db.prepare('INSERT OR IGNORE INTO lease_resources (lease_id, type, key) VALUES (?, ?, ?)').run(id, type, key);
+      writing(this.#db, () => this.#db.prepare('INSERT OR IGNORE INTO lease_resources (lease_id, type, key) VALUES (?, ?, ?)').run(id, type, key));
     } catch (err) {
       if (sqliteCode(err) === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw notFound(id, err);
       throw err;
@@ -175,7 +175,7 @@ export class LeaseManager {
   /** Drops `resource` from lease `id` (a pull that gave it up); no error when it was not there. */
   remove(id: string, resource: LeaseResource): void {
     const { type, key } = checkResource(id, resource);
-    this.#db.prepare('DELETE FROM lease_resources WHERE lease_id = ? AND type = ? AND key = ?').run(id, type, key);
+    writing(this.#db, () => this.#db.prepare('DELETE FROM lease_resources WHERE lease_id = ? AND type = ? AND key = ?').run(id, type, key));
   }
 
   /** The resources of lease `id`, sorted; fails with `LEASE_NOT_FOUND`. */
@@ -187,7 +187,7 @@ export class LeaseManager {
 
   /** Deletes lease `id` and its resources; fails with `LEASE_NOT_FOUND`. */
   delete(id: string): void {
-    const { changes } = this.#db.prepare('DELETE FROM leases WHERE id = ?').run(id);
+    const { changes } = writing(this.#db, () => this.#db.prepare('DELETE FROM leases WHERE id = ?').run(id));
     if (changes === 0) throw notFound(id);
   }
 
@@ -215,17 +215,17 @@ export class LeaseManager {
 
   /** Deletes every lease expired at `now`; returns their ids. */
   deleteExpired(now: Date = this.#now()): string[] {
-    return this.#db.transaction(() => {
+    return writeTransaction(this.#db, () => {
       const ids = this.#db.prepare('SELECT id FROM leases WHERE expires_ms IS NOT NULL AND expires_ms <= ? ORDER BY id').pluck().all(now.getTime()) as string[];
       this.#db.prepare('DELETE FROM leases WHERE expires_ms IS NOT NULL AND expires_ms <= ?').run(now.getTime());
       return ids;
-    }).immediate();
+    });
   }
 
   #handle(id: string, expiresAt: Date | undefined): Lease {
     const manager = this;
     const del = (): void => {
-      manager.#db.prepare('DELETE FROM leases WHERE id = ?').run(id);
+      writing(manager.#db, () => manager.#db.prepare('DELETE FROM leases WHERE id = ?').run(id));
     };
     return {
       id,

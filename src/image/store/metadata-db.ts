@@ -3,7 +3,9 @@
  * 13 crashes on Node 20) in WAL mode, so readers never wait for the writer,
  * with `synchronous=FULL` so a committed image record survives a power cut.
  * berthd is its one writer; `busy_timeout` only covers a short-lived second
- * process (a CLI reading it, a test).
+ * process (a CLI reading it, a test). A write that still finds another
+ * connection holding the write lock after it fails with `METADATA_BUSY`
+ * (`writing`, `writeTransaction`), not with SQLite's own error.
  *
  * Schema, version 1 (`PRAGMA user_version`):
  *
@@ -89,6 +91,43 @@ const MIGRATIONS: readonly string[] = [
   `,
 ];
 
+/** SQLITE_BUSY and its extended codes (SQLITE_BUSY_SNAPSHOT, _RECOVERY, _TIMEOUT). */
+function isBusy(err: unknown): boolean {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
+
+function busyError(db: MetadataDb, err: unknown): BerthError {
+  const waitedMs = db.open ? (db.pragma('busy_timeout', { simple: true }) as number) : 0;
+  return new BerthError(
+    'METADATA_BUSY',
+    `metadata database ${db.name} is locked by another process (waited ${waitedMs} ms for its write lock); stop the other process using this root (one berthd per root) or try again`,
+    { cause: err },
+  );
+}
+
+/**
+ * Runs `fn`, which writes (one statement, or a transaction), and turns
+ * SQLITE_BUSY into `METADATA_BUSY` naming the database. Other errors pass
+ * unchanged.
+ */
+export function writing<T>(db: MetadataDb, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw isBusy(err) ? busyError(db, err) : err;
+  }
+}
+
+/**
+ * Runs `fn` in a write transaction (BEGIN IMMEDIATE: the write lock is
+ * taken at the start, so a busy database fails before anything is read),
+ * as `writing` does. Nested calls become savepoints of the outer one.
+ */
+export function writeTransaction<T>(db: MetadataDb, fn: () => T): T {
+  return writing(db, () => db.transaction(fn).immediate());
+}
+
 /** The schema version this code writes. */
 export const METADATA_SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -121,7 +160,9 @@ export function openMetadataDb(path: string, options: OpenMetadataDbOptions = {}
     migrate(db, path);
     return db;
   } catch (err) {
+    const busy = isBusy(err) ? busyError(db, err) : undefined;
     db.close();
+    if (busy) throw busy;
     if (err instanceof BerthError) throw err;
     // SQLITE_NOTADB and kin: a file that is not (or no longer) a database.
     throw new BerthError('STATE_CORRUPT', `metadata database ${path} could not be read: ${(err as Error).message}; move it away to start empty`, { cause: err });
@@ -137,9 +178,9 @@ function migrate(db: MetadataDb, path: string): void {
     );
   }
   for (let v = version; v < MIGRATIONS.length; v++) {
-    db.transaction(() => {
+    writeTransaction(db, () => {
       db.exec(MIGRATIONS[v]!);
       db.pragma(`user_version = ${v + 1}`);
-    }).immediate();
+    });
   }
 }

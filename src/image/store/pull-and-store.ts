@@ -10,19 +10,25 @@
  *   2. `pullAndUnpack` with the lease and the snapshotter: every manifest,
  *      index, config and layer blob, and every layer's chain ID, is added to
  *      the lease before the pull looks for it; a layer whose chain is a
- *      committed snapshot already is not fetched again;
+ *      committed snapshot already is neither fetched nor unpacked; the
+ *      others are unpacked into directories of this pull's own;
  *   3. register the unpacked layers as snapshots with the collector's lock
- *      held shared (the chains are leased: see gc.ts);
+ *      held shared (the chains are leased: see gc.ts). A chain another pull
+ *      registered meanwhile is used as it is, and this pull's directory for
+ *      it deleted;
  *   4. write the image record: the name (normalized) to the descriptor the
  *      reference resolved to, an index or a manifest;
  *   5. delete the lease; from here the image record keeps it all. On a
  *      failure the lease is deleted too, and what the pull left is garbage
- *      for the next collection.
+ *      for the next collection; no unpack directory outlives the call.
+ *
+ * Any number of these may run at once over one root, sharing layers.
  */
+import { rm } from 'node:fs/promises';
+
 import { pullAndUnpack, type PullUnpackOptions, type PullUnpackResult } from '../distribution/pull-and-unpack.js';
 import type { RegistryClient } from '../distribution/registry-client.js';
 import { formatReference, parseDockerReference } from '../reference/index.js';
-import { chainIds } from '../snapshot/chain-id.js';
 import { snapshotsFromLayers, type LayerSnapshot } from '../snapshot/snapshots-from-layers.js';
 import type { ImageRecord } from './image-store.js';
 import type { ImageServices } from './image-services.js';
@@ -52,13 +58,18 @@ export async function pullAndStoreImage(services: ImageServices & { registry: Re
   const lease = leases.create({ expiresInMs: leaseExpiryMs ?? DEFAULT_LEASE_EXPIRY_MS, labels: { 'berth.io/pull': name } });
   try {
     const pull = await pullAndUnpack(registry, content, input, layersRoot, { ...pullOptions, lease, snapshotter });
-    const ids = chainIds(pull.layers.map((l) => l.diffId));
-    // pullAndUnpack leased them already; registering relies on it, so say it here too (idempotent).
-    for (const key of ids) lease.add({ type: 'snapshot', key });
-    const snapshots = await collector.lock.shared(() => snapshotsFromLayers(snapshotter, pull.layers));
+    let snapshots: LayerSnapshot[];
+    try {
+      // pullAndUnpack leased them already; registering relies on it, so say it here too (idempotent).
+      for (const l of pull.layers) lease.add({ type: 'snapshot', key: l.chainId });
+      snapshots = await collector.lock.shared(() => snapshotsFromLayers(snapshotter, pull.layers));
+    } catch (err) {
+      await Promise.all(pull.layers.map((l) => (l.dir === undefined ? undefined : rm(l.dir, { recursive: true, force: true }))));
+      throw err;
+    }
     const { mediaType, digest, size } = pull.descriptor;
     const image = images.upsert({ name, target: { mediaType, digest, size }, ...(labels === undefined ? {} : { labels }) });
-    return { image, pull, snapshots, chainId: ids.at(-1) };
+    return { image, pull, snapshots, chainId: pull.layers.at(-1)?.chainId };
   } finally {
     lease.delete();
   }

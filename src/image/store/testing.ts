@@ -40,7 +40,7 @@ export async function makeStoreFixture(options: Pick<GarbageCollectorOptions, 'i
   const leases = new LeaseManager(db, { now });
   const content = options.content ? options.content(join(root, 'content')) : new LocalContentStore(join(root, 'content'));
   const snapshotter = await new OverlaySnapshotter(join(root, 'snapshots'), { now }).init();
-  const gcOptions: GarbageCollectorOptions = { images, leases, content, snapshotter, now };
+  const gcOptions: GarbageCollectorOptions = { images, leases, content, snapshotter, layersRoot: join(root, 'layers'), now };
   if (options.ingestGraceMs !== undefined) gcOptions.ingestGraceMs = options.ingestGraceMs;
   const collector = new GarbageCollector(gcOptions);
   return {
