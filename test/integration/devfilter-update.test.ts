@@ -15,8 +15,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, open, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
@@ -25,35 +24,18 @@ import { isBerthError } from '../../src/errors/index.js';
 import type { Spec } from '../../src/oci/runtime-spec.js';
 import { resourcesToApply } from '../../src/runtime/container/update.js';
 import { replaceDeviceFilter } from '../../src/runtime/executor/replace-device-filter.js';
-import { initPath, spawnInit, type SpawnedInit } from '../../src/runtime/executor/spawn-init.js';
+import { initPath, spawnInit } from '../../src/runtime/executor/spawn-init.js';
 import { SYNC } from '../../src/runtime/plan/attrs.js';
 import { deviceFilterPlan, planDeviceRules } from '../../src/runtime/plan/device-filter-plan.js';
-import type { Plan, PlanDeviceRule } from '../../src/runtime/plan/plan.js';
+import type { Plan } from '../../src/runtime/plan/plan.js';
 import { specToPlan } from '../../src/runtime/spec/to-plan.js';
-import { makeBundle, type BundleSpec } from '../helpers/bundle.js';
+import { ACC, any, assertOpened, assertRefused, devfilterSkip as skip, rule, withCgroup, withFilteredContainer } from '../helpers/devfilter-harness.js';
 import { withLeakCheck } from '../helpers/leaks.js';
 import { TEST_TMP_PREFIX, testTmpRoot } from '../helpers/paths.js';
 import type { ProbeResult } from '../helpers/probe.js';
-import { requires, which } from '../helpers/requires.js';
+import { which } from '../helpers/requires.js';
 
 withLeakCheck();
-
-/** The mount point of a cgroup2 filesystem (/sys/fs/cgroup, or .../unified on a hybrid host). */
-function cgroup2Mount(): string | undefined {
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const [left, right] = line.split(' - ');
-    if (right?.split(' ')[0] === 'cgroup2') return left!.split(' ')[4];
-  }
-  return undefined;
-}
-
-const cgroup2 = cgroup2Mount();
-const skip = requires('root', 'busybox', 'probe') ?? (cgroup2 === undefined ? 'needs a cgroup2 mount' : undefined);
-
-const ACC = { m: 1, r: 2, w: 4, rwm: 7 } as const;
-const any = -1;
-const rule = (allow: boolean, type: 'a' | 'b' | 'c', major: number, minor: number, access: number): PlanDeviceRule =>
-  ({ allow, type, major, minor, access });
 
 /** The programs attached to a cgroup, as `berth-init --device-filters` lists them. */
 function filters(dir: string): Array<{ id: number; name: string }> {
@@ -64,8 +46,6 @@ function berthFilterIds(dir: string): number[] {
   return filters(dir).filter((f) => f.name === 'berth_devices').map((f) => f.id);
 }
 
-let seq = 0;
-
 interface Running {
   id: string;
   spec: Spec;
@@ -74,120 +54,29 @@ interface Running {
   probe(call: string): Promise<ProbeResult>;
 }
 
-/** A fresh, empty cgroup2 directory for `body`, removed after it. */
-async function withCgroup<T>(body: (dir: string) => Promise<T>): Promise<T> {
-  const dir = join(cgroup2!, `${TEST_TMP_PREFIX}devupd-${process.pid}-${seq++}`);
-  await mkdir(dir);
-  try {
-    return await body(dir);
-  } finally {
-    await removeCgroup(dir);
-  }
-}
-
 /**
  * Run a busybox container in a fresh cgroup2 directory with the device
  * filter specToPlan makes for the default spec (`edit` may change the plan),
- * through create and start, and hand it to `body`. The container ends when
- * its stdin closes; everything is removed after.
+ * through create and start, and hand it to `body`. The container runs the
+ * probe on each line of its stdin and ends, with status 0, when it closes.
  */
 async function withContainer(edit: (plan: Plan) => void, body: (c: Running) => Promise<void>): Promise<void> {
-  await withCgroup(async (cgroupDir) => {
-    const id = `devupd-${process.pid}-${seq++}`;
-    const tmp = await mkdtemp(join(testTmpRoot(), `${TEST_TMP_PREFIX}devupd-`));
-    await using bundle = await makeBundle({
-      config: (s: BundleSpec) => {
-        s.process.args = ['/bin/sh', '-c', 'while read call; do /probe syscall $call; done'];
-        // mknod(2) needs the capability before the device filter has its say.
-        const caps = ['CAP_MKNOD', 'CAP_KILL'];
-        s.process.capabilities = { bounding: caps, effective: caps, permitted: caps };
-        s.mounts = (s.mounts ?? []).filter((m) => m.type !== 'cgroup' && m.type !== 'cgroup2');
-      },
-    });
-    const spec = await bundle.readConfig();
-    let init: SpawnedInit | undefined;
-    let childPid = 0;
-    try {
-      const plan = specToPlan(spec, {
-        id,
-        bundle: bundle.dir,
-        rootfs: bundle.rootfs,
-        execFifo: join(tmp, 'exec.fifo'),
-        parentWaits: true,
-        cgroupVersion: 2,
-        deviceCgroup: cgroupDir,
-      });
-      edit(plan);
-      const err = await open(join(tmp, 'stderr'), 'w');
-      try {
-        init = spawnInit(plan, { stdio: ['pipe', 'pipe', err.fd] });
-      } finally {
-        await err.close();
+  const script = 'while read call; do /probe syscall $call; done';
+  await withFilteredContainer({ name: 'devupd', script, stdio: 'pipes', edit }, async (c) => {
+    const { child } = c.init;
+    const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+    const probe = async (call: string): Promise<ProbeResult> => {
+      child.stdin!.write(`${call}\n`);
+      for (;;) {
+        const next = await lines.next();
+        if (next.done) throw new Error(`the container ended before answering \`${call}\`: ${await c.stderr()}`);
+        if (next.value.startsWith('{')) return JSON.parse(next.value) as ProbeResult;
       }
-      const { sync, child } = init;
-      childPid = (await sync.expect(SYNC.CHILD_PID, 'it created the container process')).value;
-      await writeFile(join(cgroupDir, 'cgroup.procs'), String(childPid));
-      sync.send(SYNC.CONTINUE);
-      await sync.expect(SYNC.HOOKS, 'it set up the mounts');
-      sync.send(SYNC.CONTINUE);
-      await sync.expect(SYNC.READY, 'it finished setting up the container');
-      sync.close();
-      const fifo = await open(join(tmp, 'exec.fifo'), 'r');
-      await fifo.read(Buffer.alloc(1), 0, 1);
-      await fifo.close();
-
-      const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-      const probe = async (call: string): Promise<ProbeResult> => {
-        child.stdin!.write(`${call}\n`);
-        for (;;) {
-          const next = await lines.next();
-          if (next.done) throw new Error(`the container ended before answering \`${call}\`: ${await readFile(join(tmp, 'stderr'), 'utf8')}`);
-          if (next.value.startsWith('{')) return JSON.parse(next.value) as ProbeResult;
-        }
-      };
-      await body({ id, spec, cgroupDir, probe });
-      child.stdin!.end();
-      assert.equal(await init.exited, 0, await readFile(join(tmp, 'stderr'), 'utf8'));
-    } finally {
-      if (init !== undefined) {
-        init.sync.close();
-        init.child.stdin?.destroy();
-        if (init.child.exitCode === null && init.child.signalCode === null) init.child.kill('SIGKILL');
-        await init.exited;
-      }
-      if (childPid > 0) {
-        try {
-          process.kill(childPid, 'SIGKILL');
-        } catch {
-          // ESRCH: gone already.
-        }
-      }
-      await rm(tmp, { recursive: true, force: true });
-    }
+    };
+    await body({ id: c.id, spec: c.spec, cgroupDir: c.cgroupDir, probe });
+    child.stdin!.end();
+    assert.equal(await c.init.exited, 0, await c.stderr());
   });
-}
-
-/** rmdir a cgroup, retrying while its last process is still exiting (EBUSY). */
-async function removeCgroup(dir: string): Promise<void> {
-  for (let i = 0; ; i++) {
-    try {
-      await rmdir(dir);
-      return;
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return;
-      if (code !== 'EBUSY' || i >= 50) throw e;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-}
-
-function assertOpened(r: ProbeResult, what: string): void {
-  assert.ok(r.ret >= 0, `${what}: expected success, got ${r.error} (${r.errno})`);
-}
-
-function assertRefused(r: ProbeResult, what: string): void {
-  assert.equal(r.error, 'EPERM', `${what}: expected EPERM, got ret ${r.ret} ${r.error ?? ''}`);
 }
 
 test('update lets a running container open a device its filter refused, with exactly one berth filter in place after', { skip }, async () => {
@@ -305,7 +194,7 @@ test('without CAP_SYS_ADMIN (rootless) update fails with PERMISSION_DENIED namin
 });
 
 test('berth-init refuses a devices-mode plan that carries anything but the cgroup and rules, before touching the filter', { skip }, async () => {
-  await withCgroup(async (dir) => {
+  await withCgroup('devupd', async (dir) => {
     const plan = deviceFilterPlan({ containerId: 'bad', cgroupDir: dir, rules: [rule(false, 'a', any, any, ACC.rwm)] });
     await assert.rejects(
       replaceDeviceFilter({ ...plan, args: ['/bin/true'] }),

@@ -2,50 +2,26 @@
  * The cgroup v2 device filter that berth-init attaches (plan DEVICE_CGROUP
  * and DEVICE_RULE), checked from inside a container by the probe.
  *
- * These tests drive berth-init directly with a plan, playing berth-runtime's
- * part of the sync sequence themselves, so that they run on a cgroup v1 host
- * too: any cgroup2 directory takes a BPF_PROG_TYPE_CGROUP_DEVICE program,
- * even one with no controllers enabled (here the hybrid host's
+ * These tests drive berth-init directly with a plan (test/helpers/
+ * devfilter-harness.ts), playing berth-runtime's part of the sync
+ * sequence, so that they run on a cgroup v1 host too: any cgroup2
+ * directory takes a BPF_PROG_TYPE_CGROUP_DEVICE program, even one with no
+ * controllers enabled (here the hybrid host's
  * /sys/fs/cgroup/unified). The test writes the container's pid into that
  * directory's cgroup.procs before CONTINUE, as `create` does.
  */
 import assert from 'node:assert/strict';
-import { closeSync, openSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 
 import { isBerthError } from '../../src/errors/index.js';
-import { SYNC } from '../../src/runtime/plan/attrs.js';
-import type { Plan, PlanDeviceRule } from '../../src/runtime/plan/plan.js';
-import { spawnInit, type SpawnedInit } from '../../src/runtime/executor/spawn-init.js';
-import { specToPlan } from '../../src/runtime/spec/to-plan.js';
-import { makeBundle, type BundleSpec } from '../helpers/bundle.js';
+import type { Plan } from '../../src/runtime/plan/plan.js';
+import { ACC, any, assertOpened, assertRefused, devfilterSkip as skip, probes, rule, withFilteredContainer } from '../helpers/devfilter-harness.js';
 import { withLeakCheck } from '../helpers/leaks.js';
-import { TEST_TMP_PREFIX, testTmpRoot } from '../helpers/paths.js';
+import { testTmpRoot } from '../helpers/paths.js';
 import type { ProbeResult } from '../helpers/probe.js';
-import { requires } from '../helpers/requires.js';
 
 withLeakCheck();
-
-/** The mount point of a cgroup2 filesystem (/sys/fs/cgroup, or .../unified on a hybrid host). */
-function cgroup2Mount(): string | undefined {
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const [left, right] = line.split(' - ');
-    if (right?.split(' ')[0] === 'cgroup2') return left!.split(' ')[4];
-  }
-  return undefined;
-}
-
-const cgroup2 = cgroup2Mount();
-const skip = requires('root', 'busybox', 'probe') ?? (cgroup2 === undefined ? 'needs a cgroup2 mount' : undefined);
-
-const ACC = { m: 1, r: 2, w: 4, rwm: 7 } as const;
-const any = -1;
-const rule = (allow: boolean, type: 'a' | 'b' | 'c', major: number, minor: number, access: number): PlanDeviceRule =>
-  ({ allow, type, major, minor, access });
-
-let seq = 0;
 
 interface Run {
   code: number;
@@ -56,107 +32,16 @@ interface Run {
 
 /**
  * Run `script` (sh) in a busybox container whose plan comes from specToPlan
- * with the cgroup v2 context, with `edit` applied, through the whole sync
- * sequence of `create` and `start`. The container runs in a fresh cgroup2
- * directory that `edit` sees as `cgroupDir`; everything is removed after.
+ * with the cgroup v2 context, with `edit` applied, until it exits. `edit`
+ * sees the container's fresh cgroup2 directory as `cgroupDir`.
  */
 async function runFiltered(script: string, edit: (plan: Plan, cgroupDir: string) => void): Promise<Run> {
-  const id = `devfilter-${process.pid}-${seq++}`;
-  const cgroupDir = join(cgroup2!, `${TEST_TMP_PREFIX}${id}`);
-  const tmp = await mkdtemp(join(testTmpRoot(), `${TEST_TMP_PREFIX}devfilter-`));
-  await using bundle = await makeBundle({
-    config: (s: BundleSpec) => {
-      s.process.args = ['/bin/sh', '-c', script];
-      // mknod(2) needs the capability before the device filter has its say.
-      const caps = ['CAP_MKNOD', 'CAP_KILL'];
-      s.process.capabilities = { bounding: caps, effective: caps, permitted: caps };
-      // The container's own cgroup mount is not what is tested here.
-      s.mounts = (s.mounts ?? []).filter((m) => m.type !== 'cgroup' && m.type !== 'cgroup2');
-    },
-  });
-  const spec = await bundle.readConfig();
-  let init: SpawnedInit | undefined;
-  let childPid = 0;
-  await mkdir(cgroupDir);
-  try {
-    const plan = specToPlan(spec, {
-      id,
-      bundle: bundle.dir,
-      rootfs: bundle.rootfs,
-      execFifo: join(tmp, 'exec.fifo'),
-      parentWaits: true,
-      cgroupVersion: 2,
-      deviceCgroup: cgroupDir,
-    });
-    edit(plan, cgroupDir);
-    const out = openSync(join(tmp, 'stdout'), 'w');
-    const err = openSync(join(tmp, 'stderr'), 'w');
-    try {
-      init = spawnInit(plan, { stdio: ['ignore', out, err] });
-    } finally {
-      closeSync(out);
-      closeSync(err);
-    }
-    const { sync } = init;
-    childPid = (await sync.expect(SYNC.CHILD_PID, 'it created the container process')).value;
-    await writeFile(join(cgroupDir, 'cgroup.procs'), String(childPid));
-    sync.send(SYNC.CONTINUE);
-    await sync.expect(SYNC.HOOKS, 'it set up the mounts');
-    sync.send(SYNC.CONTINUE);
-    await sync.expect(SYNC.READY, 'it finished setting up the container');
-    sync.close();
-    // `start`: the read side of the fifo releases the container.
-    const fifo = await open(join(tmp, 'exec.fifo'), 'r');
-    await fifo.read(Buffer.alloc(1), 0, 1);
-    await fifo.close();
-    const code = await init.exited;
-    const stdout = await readFile(join(tmp, 'stdout'), 'utf8');
+  return withFilteredContainer({ name: 'devfilter', script, stdio: 'files', edit }, async (c) => {
+    const code = await c.init.exited;
+    const stdout = await readFile(c.stdoutPath, 'utf8');
     const results = stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as ProbeResult);
-    return { code, results, stderr: await readFile(join(tmp, 'stderr'), 'utf8') };
-  } finally {
-    if (init !== undefined) {
-      init.sync.close();
-      if (init.child.exitCode === null && init.child.signalCode === null) init.child.kill('SIGKILL');
-      await init.exited;
-    }
-    if (childPid > 0) {
-      try {
-        process.kill(childPid, 'SIGKILL');
-      } catch {
-        // ESRCH: gone already.
-      }
-    }
-    await removeCgroup(cgroupDir);
-    await rm(tmp, { recursive: true, force: true });
-  }
-}
-
-/** rmdir a cgroup, retrying while its last process is still exiting (EBUSY). */
-async function removeCgroup(dir: string): Promise<void> {
-  for (let i = 0; ; i++) {
-    try {
-      await rmdir(dir);
-      return;
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return;
-      if (code !== 'EBUSY' || i >= 50) throw e;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-}
-
-/** Lines of `/probe syscall ...`, one per check. */
-const probes = (...calls: string[]): string => calls.map((c) => `/probe syscall ${c}`).join('; ');
-
-function assertOpened(r: ProbeResult | undefined, what: string): void {
-  assert.ok(r !== undefined, `no result for ${what}`);
-  assert.ok(r.ret >= 0, `${what}: expected success, got ${r.error} (${r.errno})`);
-}
-
-function assertRefused(r: ProbeResult | undefined, what: string): void {
-  assert.ok(r !== undefined, `no result for ${what}`);
-  assert.equal(r.error, 'EPERM', `${what}: expected EPERM, got ret ${r.ret} ${r.error ?? ''}`);
+    return { code, results, stderr: await c.stderr() };
+  });
 }
 
 test('the device filter of the default spec lets the standard devices open and refuses others with EPERM', { skip }, async () => {

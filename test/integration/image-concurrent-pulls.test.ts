@@ -20,11 +20,12 @@ import { pathToFileURL } from 'node:url';
 import { LocalContentStore } from '../../src/image/content/index.js';
 import { RegistryClient } from '../../src/image/distribution/index.js';
 import { pullAndUnpack, type PullUnpackProgress } from '../../src/image/distribution/pull-and-unpack.js';
-import { OverlaySnapshotter, chainIds, snapshotsFromLayers, type Mount, type Snapshotter } from '../../src/image/snapshot/index.js';
-import { GarbageCollector, ImageStore, LeaseManager, openMetadataDb, pullAndStoreImage, type ImageServices, type MetadataDb } from '../../src/image/store/index.js';
+import { OverlaySnapshotter, chainIds, snapshotsFromLayers, type Snapshotter } from '../../src/image/snapshot/index.js';
+import { pullAndStoreImage } from '../../src/image/store/index.js';
+import { openServices, withRootfs } from '../helpers/image-services.js';
 import { withLeakCheck } from '../helpers/leaks.js';
 import { TEST_TMP_PREFIX, repoRoot, testTmpRoot } from '../helpers/paths.js';
-import type { BuiltImage } from '../helpers/registry/busybox-image.js';
+import { pushLayout, type BuiltImage } from '../helpers/registry/image-builder.js';
 import { DOCKER_REGISTRY_BIN, startDockerRegistry, type RegistryServer } from '../helpers/registry/docker-registry.js';
 import { buildImageLayout, busyboxLayer, type LayerEntry } from '../helpers/registry/image-with-config.js';
 import { requires, which } from '../helpers/requires.js';
@@ -35,53 +36,12 @@ const skip =
 
 const retry = { attempts: 2, baseDelayMs: 10 };
 
-interface Services extends ImageServices {
-  registry: RegistryClient;
-  db: MetadataDb;
-  close(): Promise<void>;
-}
-
-async function openServices(root: string): Promise<Services> {
-  const db = openMetadataDb(join(root, 'metadata.db'));
-  const images = new ImageStore(db);
-  const leases = new LeaseManager(db);
-  const content = new LocalContentStore(join(root, 'content'));
-  const snapshotter = await new OverlaySnapshotter(join(root, 'snapshots')).init();
-  const layersRoot = join(root, 'layers');
-  const collector = new GarbageCollector({ images, leases, content, snapshotter, layersRoot });
-  const registry = new RegistryClient({ retry });
-  return {
-    images,
-    leases,
-    content,
-    snapshotter,
-    collector,
-    layersRoot,
-    registry,
-    db,
-    async close() {
-      await registry.close();
-      db.close();
-    },
-  };
-}
-
-/** Mounts a fresh container snapshot on `parent` at `target`, runs `/bin/sh -c true` in it by chroot, then unmounts and removes it. */
+/** Mounts a fresh container snapshot on `parent` at `target` and runs `/bin/sh -c true` in it by chroot. */
 async function runsShell(sn: Snapshotter, parent: string, target: string): Promise<void> {
-  const key = `ctr-${randomBytes(4).toString('hex')}`;
-  const mounts: Mount[] = await sn.prepare(key, parent);
-  try {
-    const m = mounts[0]!;
-    execFileSync('mount', ['-t', m.type, '-o', m.options.join(','), m.source, target]);
-    try {
-      execFileSync('chroot', [target, '/bin/sh', '-c', 'true'], { stdio: 'pipe' });
-      assert.ok(existsSync(join(target, 'shared/blob')), 'the shared layer is in the rootfs');
-    } finally {
-      execFileSync('umount', [target]);
-    }
-  } finally {
-    await sn.remove(key);
-  }
+  await withRootfs(sn, parent, target, async (dir) => {
+    execFileSync('chroot', [dir, '/bin/sh', '-c', 'true'], { stdio: 'pipe' });
+    assert.ok(existsSync(join(dir, 'shared/blob')), 'the shared layer is in the rootfs');
+  });
 }
 
 withLeakCheck();
@@ -109,7 +69,7 @@ describe('concurrent pulls of images that share layers', { skip }, () => {
     };
     for (const [name, layers] of Object.entries(layouts)) {
       const image = await buildImageLayout(join(work, 'layouts', name), { layers, config: { Cmd: ['/bin/sh'] } });
-      execFileSync('skopeo', ['--insecure-policy', 'copy', '-q', '--dest-tls-verify=false', `oci:${image.dir}:1`, `docker://${reg.host}/${name}:1`], { stdio: 'pipe' });
+      pushLayout(image, `${reg.host}/${name}:1`);
       built.set(name, image);
       refs.push(`${reg.host}/${name}:1`);
     }

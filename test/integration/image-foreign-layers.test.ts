@@ -16,8 +16,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
 import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
@@ -31,6 +30,7 @@ import { withLeakCheck } from '../helpers/leaks.js';
 import { TEST_TMP_PREFIX, testTmpRoot } from '../helpers/paths.js';
 import { DOCKER_REGISTRY_BIN, freePort, startDockerRegistry, type RegistryServer } from '../helpers/registry/docker-registry.js';
 import { startHostileRegistry } from '../helpers/registry/hostile-registry.js';
+import { listenLocal, sendBody } from '../helpers/registry/http-server.js';
 import { tarOf } from '../helpers/registry/image-with-config.js';
 
 withLeakCheck();
@@ -57,8 +57,7 @@ interface UrlServer {
 async function startUrlServer(): Promise<UrlServer> {
   const routes = new Map<string, Route>();
   const log: UrlServer['log'] = [];
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((req, res) => {
+  const { url, stop } = await listenLocal((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     log.push({ path, headers: req.headers });
     const route = routes.get(path);
@@ -78,39 +77,16 @@ async function startUrlServer(): Promise<UrlServer> {
       res.end();
       return;
     }
-    const body = route.serve;
-    let start = 0;
-    const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
-    if (range) {
-      start = Number(range[1]);
-      res.statusCode = 206;
-      res.setHeader('content-range', `bytes ${start}-${body.length - 1}/${body.length}`);
-    }
-    res.setHeader('content-length', body.length - start);
-    if (route.truncateOnceAfter !== undefined) {
-      const cut = route.truncateOnceAfter;
-      delete route.truncateOnceAfter;
-      // Promise the whole body, send part of it, cut the connection.
-      res.write(body.subarray(start, start + cut), () => res.destroy());
-      return;
-    }
-    res.end(body.subarray(start));
+    const truncateAfter = route.truncateOnceAfter;
+    delete route.truncateOnceAfter;
+    sendBody(req, res, route.serve, truncateAfter);
   });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
   return {
-    origin: `http://127.0.0.1:${port}`,
+    origin: url,
     routes,
     log,
     requests: (path) => log.filter((r) => r.path === path).length,
-    async stop() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    stop,
   };
 }
 

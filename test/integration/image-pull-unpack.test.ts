@@ -6,8 +6,7 @@
  * leaves no committed blob and no layer directory.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { lstat, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,22 +18,15 @@ import { LocalContentStore } from '../../src/image/content/index.js';
 import { RegistryClient } from '../../src/image/distribution/index.js';
 import { pullAndUnpack, type PullUnpackProgress } from '../../src/image/distribution/pull-and-unpack.js';
 import { buildBusyboxLayout, type BuiltImage } from '../helpers/registry/busybox-image.js';
+import { imageBlobs, pushLayout, sha256, tarOf } from '../helpers/registry/image-builder.js';
 import { DOCKER_REGISTRY_BIN, startDockerRegistry, type RegistryServer } from '../helpers/registry/docker-registry.js';
 import { startHostileRegistry } from '../helpers/registry/hostile-registry.js';
 import { which } from '../helpers/requires.js';
-import { MEDIA_TYPE } from '../../src/image/manifest/index.js';
-import tar from 'tar-stream';
-import { gzipSync } from 'node:zlib';
 
 const skip = !existsSync(DOCKER_REGISTRY_BIN) ? 'needs docker-registry (apt docker-registry)' : !which('skopeo') ? 'needs skopeo' : !existsSync('/bin/busybox') ? 'needs busybox-static' : undefined;
 
-function skopeo(...args: string[]): string {
-  return execFileSync('skopeo', ['--insecure-policy', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
 const retry = { attempts: 2, baseDelayMs: 10 };
 const hex = (digest: string): string => digest.slice('sha256:'.length);
-const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 /** Path of a blob in docker-registry's filesystem storage. */
 function registryBlob(reg: RegistryServer, digest: string): string {
@@ -78,7 +70,7 @@ describe('pullAndUnpack: one streaming pass per layer', { skip }, () => {
     reg = await startDockerRegistry();
     extra = randomBytes(3 << 20);
     image = await buildBusyboxLayout(join(work, 'layout'), { extraLayerBytes: extra });
-    skopeo('copy', '--dest-tls-verify=false', `oci:${image.dir}:1`, `docker://${reg.host}/busybox:1`);
+    pushLayout(image, `${reg.host}/busybox:1`);
   });
   after(async () => {
     await reg?.stop();
@@ -143,7 +135,7 @@ describe('pullAndUnpack: one streaming pass per layer', { skip }, () => {
   test('a blob that lies about its digest leaves no committed blob and no layer directory', async () => {
     const lextra = randomBytes(1 << 20);
     const lying = await buildBusyboxLayout(join(work, 'lying-layout'), { extraLayerBytes: lextra });
-    skopeo('copy', '--dest-tls-verify=false', `oci:${lying.dir}:1`, `docker://${reg.host}/lying:1`);
+    pushLayout(lying, `${reg.host}/lying:1`);
     // Same size, still a valid gzip of the same tar (the gzip header's mtime
     // changed): only the compressed digest tells the lie.
     const target = lying.layerDigests[1]!;
@@ -173,7 +165,7 @@ describe('pullAndUnpack: one streaming pass per layer', { skip }, () => {
     const dextra = randomBytes(1 << 20);
     const lying = await buildBusyboxLayout(join(work, 'diffid-layout'), { extraLayerBytes: dextra });
     await lieAboutDiffId(lying, 1);
-    skopeo('copy', '--dest-tls-verify=false', `oci:${lying.dir}:1`, `docker://${reg.host}/diffid:1`);
+    pushLayout(lying, `${reg.host}/diffid:1`);
 
     const store = new LocalContentStore(join(work, 'store3'));
     const layersRoot = join(work, 'layers3');
@@ -194,23 +186,6 @@ describe('pullAndUnpack: one streaming pass per layer', { skip }, () => {
   });
 });
 
-/** A one-file tar. */
-async function tarWith(name: string, data: Buffer): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  pack.on('data', (c: unknown) => {
-    chunks.push(c as Buffer);
-  });
-  const done = new Promise<void>((resolve, reject) => {
-    pack.on('end', () => resolve());
-    pack.on('error', reject);
-  });
-  pack.entry({ name, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0 }, data);
-  pack.finalize();
-  await done;
-  return Buffer.concat(chunks);
-}
-
 describe('pullAndUnpack: a download cut midway', () => {
   test('resumes into the store with a Range request, then unpacks from the store', async () => {
     const reg = await startHostileRegistry();
@@ -218,21 +193,10 @@ describe('pullAndUnpack: a download cut midway', () => {
     const client = new RegistryClient({ retry: { attempts: 3, baseDelayMs: 5 } });
     try {
       const data = randomBytes(600 << 10);
-      const t = await tarWith('data/file', data);
-      const layer = gzipSync(t);
-      const layerDigest = reg.putBlob(layer);
-      const config = Buffer.from(JSON.stringify({ os: 'linux', architecture: 'amd64', rootfs: { type: 'layers', diff_ids: [sha256(t)] } }));
-      const configDigest = reg.putBlob(config);
-      reg.putManifest(
-        'app',
-        '1',
-        JSON.stringify({
-          schemaVersion: 2,
-          mediaType: MEDIA_TYPE.ociManifest,
-          config: { mediaType: MEDIA_TYPE.ociConfig, digest: configDigest, size: config.length },
-          layers: [{ mediaType: MEDIA_TYPE.ociLayerGzip, digest: layerDigest, size: layer.length }],
-        }),
-      );
+      const image = imageBlobs([await tarOf([{ name: 'data/file', data }])]);
+      const layerDigest = reg.putBlob(image.layers[0]!.gz);
+      reg.putBlob(image.config);
+      reg.putManifest('app', '1', image.manifest.toString());
       reg.faults.push({ match: new RegExp(`^GET .*/blobs/${layerDigest}`), action: { truncateAfter: 200_000 }, times: 1 });
       const store = new LocalContentStore(join(work, 'store'));
       const result = await pullAndUnpack(client, store, `${reg.host}/app:1`, join(work, 'layers'), { platform: 'linux/amd64' });

@@ -13,19 +13,18 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { gzipSync } from 'node:zlib';
-import tar from 'tar-stream';
 
 import { LocalContentStore } from '../../src/image/content/index.js';
 import { RegistryClient } from '../../src/image/distribution/index.js';
 import { pullAndUnpack } from '../../src/image/distribution/pull-and-unpack.js';
 import { CopySnapshotter, OverlaySnapshotter, probeOverlay, selectSnapshotter, snapshotsFromLayers } from '../../src/image/snapshot/index.js';
 import { describeTree } from '../helpers/describe-tree.js';
+import { pushLayout, sha256, tarOf, writeImageLayout, type LayerEntry } from '../helpers/registry/image-builder.js';
 import { DOCKER_REGISTRY_BIN, startDockerRegistry, type RegistryServer } from '../helpers/registry/docker-registry.js';
 import { mountsUnder, withLeakCheck } from '../helpers/leaks.js';
 import { withMounted } from '../helpers/mount-descriptions.js';
@@ -37,62 +36,18 @@ withLeakCheck();
 const needs = requires('root', 'overlay', 'busybox');
 const skipPull = needs ?? (!existsSync(DOCKER_REGISTRY_BIN) ? 'needs docker-registry (apt docker-registry)' : !which('skopeo') ? 'needs skopeo' : undefined);
 
-const sha256 = (b: Buffer | string): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-
 async function cleanupWork(work: string): Promise<void> {
   for (const m of mountsUnder(work).reverse()) execFileSync('umount', ['-l', m]);
   await rm(work, { recursive: true, force: true });
 }
 
-interface Entry {
-  name: string;
-  type?: 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'fifo';
-  data?: Buffer | string;
-  linkname?: string;
-  mode?: number;
-  uid?: number;
-  gid?: number;
-  devmajor?: number;
-  devminor?: number;
-  pax?: Record<string, string>;
-  mtime?: number;
-}
-
-async function tarOf(entries: Entry[]): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  pack.on('data', (c: unknown) => {
-    chunks.push(c as Buffer);
-  });
-  const done = new Promise<void>((resolve, reject) => {
-    pack.on('end', () => resolve());
-    pack.on('error', reject);
-  });
-  for (const e of entries) {
-    const type = e.type ?? 'file';
-    const header = {
-      name: e.name,
-      type,
-      mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644),
-      mtime: new Date((e.mtime ?? 1_600_000_000) * 1000),
-      uid: e.uid ?? 0,
-      gid: e.gid ?? 0,
-      ...(e.linkname ? { linkname: e.linkname } : {}),
-      ...(e.devmajor !== undefined ? { devmajor: e.devmajor, devminor: e.devminor ?? 0 } : {}),
-      ...(e.pax ? { pax: e.pax } : {}),
-    };
-    if (type === 'file') pack.entry(header, Buffer.from(e.data ?? ''));
-    else pack.entry(header);
-  }
-  pack.finalize();
-  await done;
-  return Buffer.concat(chunks);
-}
+/** Every entry is from this time (seconds) unless it says otherwise. */
+const layer = (entries: LayerEntry[]): Promise<Buffer> => tarOf(entries, { mtime: 1_600_000_000 });
 
 /** Layer 0: a small system; layers 1 and 2 delete, replace, make opaque and recreate. */
 async function imageLayers(): Promise<Buffer[]> {
   const busybox = await readFile('/bin/busybox');
-  const l0 = await tarOf([
+  const l0 = await layer([
     { name: 'bin/', type: 'directory' },
     { name: 'bin/busybox', data: busybox, mode: 0o755 },
     { name: 'bin/sh', type: 'symlink', linkname: 'busybox' },
@@ -121,7 +76,7 @@ async function imageLayers(): Promise<Buffer[]> {
     { name: 'link-abs', type: 'symlink', linkname: '/etc/passwd' },
     { name: 'lnk', type: 'symlink', linkname: '/etc' },
   ]);
-  const l1 = await tarOf([
+  const l1 = await layer([
     { name: 'etc/', type: 'directory', mtime: 1_600_000_200 },
     { name: 'etc/.wh.gone' },
     { name: 'etc/motd', data: 'changed\n' },
@@ -139,7 +94,7 @@ async function imageLayers(): Promise<Buffer[]> {
     { name: 'lnk/passwd', data: 'not the host\n' },
     { name: '.wh.nothing' },
   ]);
-  const l2 = await tarOf([
+  const l2 = await layer([
     { name: 'etc/', type: 'directory', mtime: 1_600_000_300 },
     { name: 'etc/gone', data: 'back again\n' },
     { name: 'hard/', type: 'directory' },
@@ -155,32 +110,6 @@ async function imageLayers(): Promise<Buffer[]> {
   return [l0, l1, l2];
 }
 
-/** An OCI image layout of these layers that skopeo can push. */
-async function writeLayout(dir: string, tars: Buffer[]): Promise<void> {
-  await mkdir(join(dir, 'blobs/sha256'), { recursive: true });
-  const put = async (b: Buffer): Promise<string> => {
-    const d = sha256(b);
-    await writeFile(join(dir, 'blobs/sha256', d.slice(7)), b);
-    return d;
-  };
-  const gz = tars.map((t) => gzipSync(t));
-  const layerDigests: string[] = [];
-  for (const g of gz) layerDigests.push(await put(g));
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: tars.map((t) => sha256(t)) } }));
-  const configDigest = await put(config);
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
-      layers: gz.map((g, i) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layerDigests[i], size: g.length })),
-    }),
-  );
-  const manifestDigest = await put(manifest);
-  await writeFile(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  await writeFile(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: manifestDigest, size: manifest.length }] }));
-}
-
 describe('copy and overlay snapshotters show the same trees for a pulled image', { skip: skipPull }, () => {
   let work: string;
   let reg: RegistryServer;
@@ -190,8 +119,7 @@ describe('copy and overlay snapshotters show the same trees for a pulled image',
   before(async () => {
     work = await mkdtemp(join(testTmpRoot(), `${TEST_TMP_PREFIX}snapshot-copy-`));
     reg = await startDockerRegistry();
-    await writeLayout(join(work, 'layout'), await imageLayers());
-    execFileSync('skopeo', ['--insecure-policy', 'copy', '--dest-tls-verify=false', `oci:${join(work, 'layout')}`, `docker://${reg.host}/layered:1`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    pushLayout(await writeImageLayout(join(work, 'layout'), await imageLayers()), `${reg.host}/layered:1`);
     const client = new RegistryClient({ retry: { attempts: 2, baseDelayMs: 10 } });
     try {
       const result = await pullAndUnpack(client, new LocalContentStore(join(work, 'store')), `${reg.host}/layered:1`, join(work, 'layers'));

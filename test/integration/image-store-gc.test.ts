@@ -16,69 +16,20 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 
-import { LocalContentStore, type ContentStore } from '../../src/image/content/index.js';
-import { RegistryClient, pullImage } from '../../src/image/distribution/index.js';
-import { OverlaySnapshotter, type Mount } from '../../src/image/snapshot/index.js';
-import {
-  GarbageCollector,
-  ImageStore,
-  LeaseManager,
-  deleteImage,
-  openMetadataDb,
-  pullAndStoreImage,
-  type GcReport,
-  type ImageServices,
-  type MetadataDb,
-  type StoredImage,
-} from '../../src/image/store/index.js';
+import type { ContentStore } from '../../src/image/content/index.js';
+import { pullImage } from '../../src/image/distribution/index.js';
+import { deleteImage, pullAndStoreImage, type GcReport, type StoredImage } from '../../src/image/store/index.js';
+import { openServices, withRootfs, type Services } from '../helpers/image-services.js';
 import { withLeakCheck } from '../helpers/leaks.js';
 import { TEST_TMP_PREFIX, repoRoot, testTmpRoot } from '../helpers/paths.js';
 import { buildBusyboxLayout, type BuiltImage } from '../helpers/registry/busybox-image.js';
+import { pushLayout } from '../helpers/registry/image-builder.js';
 import { DOCKER_REGISTRY_BIN, startDockerRegistry, type RegistryServer } from '../helpers/registry/docker-registry.js';
 import { requires, which } from '../helpers/requires.js';
 
 const skip =
   requires('root', 'overlay') ??
   (!existsSync(DOCKER_REGISTRY_BIN) ? 'needs docker-registry (apt docker-registry)' : !which('skopeo') ? 'needs skopeo' : !existsSync('/bin/busybox') ? 'needs busybox-static' : undefined);
-
-const retry = { attempts: 2, baseDelayMs: 10 };
-
-function skopeo(...args: string[]): string {
-  return execFileSync('skopeo', ['--insecure-policy', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-interface Services extends ImageServices {
-  registry: RegistryClient;
-  db: MetadataDb;
-  close(): Promise<void>;
-}
-
-/** Everything over one root, as berthd's composition root would wire it; `clock` moves leases' and ingests' time. */
-async function openServices(root: string, clock?: { now: Date }, ingestGraceMs?: number): Promise<Services> {
-  const now = clock ? () => clock.now : () => new Date();
-  const db = openMetadataDb(join(root, 'metadata.db'));
-  const images = new ImageStore(db, { now });
-  const leases = new LeaseManager(db, { now });
-  const content = new LocalContentStore(join(root, 'content'));
-  const snapshotter = await new OverlaySnapshotter(join(root, 'snapshots')).init();
-  const layersRoot = join(root, 'layers');
-  const collector = new GarbageCollector({ images, leases, content, snapshotter, layersRoot, now, ...(ingestGraceMs === undefined ? {} : { ingestGraceMs }) });
-  const registry = new RegistryClient({ retry });
-  return {
-    images,
-    leases,
-    content,
-    snapshotter,
-    collector,
-    layersRoot,
-    registry,
-    db,
-    async close() {
-      await registry.close();
-      db.close();
-    },
-  };
-}
 
 async function blobs(content: ContentStore): Promise<string[]> {
   const out: string[] = [];
@@ -90,23 +41,6 @@ const snapshotNames = async (s: Services): Promise<string[]> => (await s.snapsho
 const NOTHING: GcReport = { content: [], snapshots: [], ingests: [], brokenIngests: [], layerDirs: [], expiredLeases: [], bytesFreed: 0, complete: true };
 const digestsOf = (image: BuiltImage): string[] => [image.manifestDigest, image.configDigest, ...image.layerDigests].sort();
 
-/** Prepares a container rootfs on `parent`, mounts it, runs `fn` on the mount point, then unmounts and removes it. */
-async function withRootfs(s: Services, parent: string, target: string, fn: (dir: string) => Promise<void>): Promise<void> {
-  const key = `ctr-${randomBytes(4).toString('hex')}`;
-  const mounts: Mount[] = await s.snapshotter.prepare(key, parent);
-  try {
-    assert.equal(mounts.length, 1);
-    const m = mounts[0]!;
-    execFileSync('mount', ['-t', m.type, '-o', m.options.join(','), m.source, target]);
-    try {
-      await fn(target);
-    } finally {
-      execFileSync('umount', [target]);
-    }
-  } finally {
-    await s.snapshotter.remove(key);
-  }
-}
 
 withLeakCheck();
 
@@ -129,8 +63,8 @@ describe('image store and garbage collection', { skip }, () => {
     a = await buildBusyboxLayout(join(work, 'layout-a'), { extraLayerBytes: aExtra });
     b = await buildBusyboxLayout(join(work, 'layout-b'), { extraLayerBytes: bExtra });
     assert.equal(a.layerDigests[0], b.layerDigests[0]);
-    skopeo('copy', '--dest-tls-verify=false', `oci:${a.dir}:1`, `docker://${reg.host}/shared/a:1`);
-    skopeo('copy', '--dest-tls-verify=false', `oci:${b.dir}:1`, `docker://${reg.host}/shared/b:1`);
+    pushLayout(a, `${reg.host}/shared/a:1`);
+    pushLayout(b, `${reg.host}/shared/b:1`);
   });
   after(async () => {
     await reg?.stop();
@@ -171,7 +105,7 @@ describe('image store and garbage collection', { skip }, () => {
       assert.deepEqual(await snapshotNames(s), [base, bTop].sort());
 
       // The other image still mounts and runs.
-      await withRootfs(s, pb.chainId!, mnt, async (dir) => {
+      await withRootfs(s.snapshotter, pb.chainId!, mnt, async (dir) => {
         assert.ok((await readFile(join(dir, 'data/blob'))).equals(bExtra));
         assert.equal(execFileSync('chroot', [dir, '/bin/sh', '-c', '/bin/busybox cat /etc/motd'], { encoding: 'utf8' }), 'berth test image\n');
       });
@@ -181,7 +115,7 @@ describe('image store and garbage collection', { skip }, () => {
       const again = await pullAndStoreImage(s, `${reg.host}/shared/a:1`);
       assert.equal(again.chainId, aTop);
       assert.deepEqual(await blobs(s.content), [...new Set([...digestsOf(a), ...digestsOf(b)])].sort());
-      await withRootfs(s, aTop, mnt, async (dir) => {
+      await withRootfs(s.snapshotter, aTop, mnt, async (dir) => {
         assert.ok((await readFile(join(dir, 'data/blob'))).equals(aExtra));
       });
     } finally {
@@ -242,7 +176,7 @@ describe('image store and garbage collection', { skip }, () => {
       assert.deepEqual(await snapshotNames(s), pa.snapshots.map((x) => x.chainId).sort());
       assert.deepEqual(s.leases.list(), []);
       assert.deepEqual((await s.collector.collect()).content, []);
-      await withRootfs(s, pa.chainId!, mnt, async (dir) => {
+      await withRootfs(s.snapshotter, pa.chainId!, mnt, async (dir) => {
         assert.ok((await readFile(join(dir, 'data/blob'))).equals(aExtra));
         assert.ok((await readFile(join(dir, 'bin/busybox'))).equals(await readFile('/bin/busybox')));
       });
@@ -269,7 +203,7 @@ describe('image store and garbage collection', { skip }, () => {
       assert.deepEqual(s.leases.list(), []);
       const after = await s.collector.collect();
       assert.deepEqual([after.content, after.snapshots], [[], []]);
-      await withRootfs(s, pa.chainId!, mnt, async (dir) => {
+      await withRootfs(s.snapshotter, pa.chainId!, mnt, async (dir) => {
         assert.ok((await readFile(join(dir, 'data/blob'))).equals(aExtra));
         assert.equal(execFileSync('chroot', [dir, '/bin/sh', '-c', '/bin/busybox cat /etc/motd'], { encoding: 'utf8' }), 'berth test image\n');
       });

@@ -122,7 +122,8 @@ test("an abandoned ingest is swept after the grace period; a live writer's inges
     { ingestGraceMs: 60 * 60_000 },
   ));
 
-test('an image written between the mark and the sweep keeps what it references (the collection marks again)', async () => {
+/** A content store that runs a hook once, when the collection first lists it: between its mark and its sweep. */
+function racingContent(): { duringList(hook: () => void): void; content: (root: string) => LocalContentStore } {
   let onList: (() => void) | undefined;
   class RacingStore extends LocalContentStore {
     override async *list(): AsyncIterable<ContentInfo> {
@@ -132,46 +133,48 @@ test('an image written between the mark and the sweep keeps what it references (
       yield* super.list();
     }
   }
+  return {
+    duringList: (hook) => {
+      onList = hook;
+    },
+    content: (root) => new RacingStore(root),
+  };
+}
+
+test('an image written between the mark and the sweep keeps what it references (the collection marks again)', async () => {
+  const racing = racingContent();
   await withFixture(
     async (fx) => {
       const a = await putImage(fx, ['l0', 'l1']);
-      onList = () => fx.images.create({ name: 'late', target: a.manifest });
+      racing.duringList(() => fx.images.create({ name: 'late', target: a.manifest }));
       const report = await fx.collector.collect();
       assert.deepEqual([report.content, report.snapshots, report.complete], [[], [], true]);
       assert.equal((await blobDigests(fx.content)).length, 4);
       assert.equal((await snapshotNames(fx)).length, 2);
     },
-    { content: (root) => new RacingStore(root) },
+    { content: racing.content },
   );
 });
 
 test('a blob and a snapshot leased while the collection runs are kept', async () => {
-  let onList: (() => void) | undefined;
-  class RacingStore extends LocalContentStore {
-    override async *list(): AsyncIterable<ContentInfo> {
-      const hook = onList;
-      onList = undefined;
-      hook?.();
-      yield* super.list();
-    }
-  }
+  const racing = racingContent();
   await withFixture(
     async (fx) => {
       const keep = await putBlob(fx.content, 'a pull decided to reuse this');
       const drop = await putBlob(fx.content, 'garbage');
       const image = await putImage(fx, ['l0', 'l1']);
-      onList = () => {
+      racing.duringList(() => {
         const lease = fx.leases.create({ id: 'pull' });
         lease.add({ type: 'content', digest: keep.digest });
         lease.add({ type: 'snapshot', key: image.chainIds[0]! });
-      };
+      });
       const report = await fx.collector.collect();
       assert.deepEqual(report.content.slice().sort(), [drop.digest, image.manifest.digest, image.config.digest, ...image.layers.map((l) => l.digest)].sort());
       assert.deepEqual(await blobDigests(fx.content), [keep.digest]);
       assert.deepEqual(report.snapshots, [image.chainIds[1]]);
       assert.deepEqual(await snapshotNames(fx), [image.chainIds[0]]);
     },
-    { content: (root) => new RacingStore(root) },
+    { content: racing.content },
   );
 });
 

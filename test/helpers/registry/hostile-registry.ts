@@ -11,8 +11,9 @@
  *   after(() => reg.stop());
  */
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+import { listenLocal, sendBody } from './http-server.js';
 
 export interface Fault {
   /** Which requests (matched on `METHOD path`). */
@@ -52,7 +53,6 @@ export async function startHostileRegistry(options: { bearer?: boolean } = {}): 
   const log: LoggedRequest[] = [];
   const faults: Fault[] = [];
   const tokens: HostileRegistry['tokens'] = [];
-  const sockets = new Set<Socket>();
   let base = '';
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -119,39 +119,16 @@ export async function startHostileRegistry(options: { bearer?: boolean } = {}): 
         res.end('{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown"}]}');
         return;
       }
-      let start = 0;
-      const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
-      if (range) {
-        start = Number(range[1]);
-        res.statusCode = 206;
-        res.setHeader('content-range', `bytes ${start}-${body.length - 1}/${body.length}`);
-      }
-      res.setHeader('content-length', body.length - start);
       res.setHeader('docker-content-digest', b[1]!);
-      if (req.method === 'HEAD') {
-        res.end();
-        return;
-      }
-      if (truncateAfter !== undefined) {
-        // Promise the whole body, send part of it, cut the connection.
-        res.write(body.subarray(start, start + truncateAfter), () => res.destroy());
-        return;
-      }
-      res.end(body.subarray(start));
+      sendBody(req, res, body, truncateAfter);
       return;
     }
     res.statusCode = 404;
     res.end();
   };
 
-  const server: Server = createServer(handle);
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  base = `http://127.0.0.1:${port}`;
+  const { port, url, stop } = await listenLocal(handle);
+  base = url;
   return {
     host: `127.0.0.1:${port}`,
     url: base,
@@ -173,9 +150,6 @@ export async function startHostileRegistry(options: { bearer?: boolean } = {}): 
       manifests.set(`${repo}:${d}`, entry);
       return d;
     },
-    async stop() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    stop,
   };
 }

@@ -28,11 +28,11 @@
 import { execFileSync } from 'node:child_process';
 import { createPrivateKey, randomUUID, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 
 import { TEST_TMP_PREFIX, testTmpRoot } from '../paths.js';
+import { listenLocal } from './http-server.js';
 
 export type TokenAction = 'pull' | 'push' | 'delete' | '*';
 
@@ -183,7 +183,6 @@ export async function startTokenIssuer(options: TokenIssuerOptions = {}): Promis
   }
   const service = options.service ?? 'berth-test-registry';
   const issuerName = options.issuer ?? 'berth-test-issuer';
-  const sockets = new Set<Socket>();
 
   const state: Pick<TokenIssuer, 'requests' | 'users' | 'faults' | 'expiresInSeconds'> = {
     requests: [],
@@ -248,22 +247,10 @@ export async function startTokenIssuer(options: TokenIssuerOptions = {}): Promis
     res.end(JSON.stringify({ token, access_token: token, expires_in: lifetime, issued_at: new Date(now * 1000).toISOString() }));
   };
 
-  const server: Server = createServer(handle);
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const url = `http://127.0.0.1:${port}`;
+  const { url, stop: stopServer } = await listenLocal(handle);
   const realm = `${url}/token`;
-  let stopped = false;
   const stop = async (): Promise<void> => {
-    if (!stopped) {
-      stopped = true;
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
+    await stopServer();
     await rm(dir, { recursive: true, force: true });
   };
   const issuer: TokenIssuer = {
