@@ -4,9 +4,11 @@
  *   node dist/bench/pull/berth-pull.js REF STORE_DIR LAYERS_DIR
  *
  * Pulls into a content store (plain HTTP for 127.0.0.1) and unpacks each
- * layer, in the same streaming pass as its download, into
- * LAYERS_DIR/<diffID hex> in overlayfs form (what ctr and podman produce:
- * one lower directory per layer). Prints the peak RSS in MiB on stderr.
+ * layer, in the same streaming pass as its download, into a directory of
+ * the pull's own, LAYERS_DIR/unpack-<pid>-<start time>-<random>-<diffID
+ * hex, 12>, in overlayfs form (what ctr and podman produce: one lower
+ * directory per layer). The directories are left for bench/pull.sh to
+ * remove. Prints the peak RSS in MiB on stderr.
  */
 import { LocalContentStore } from '../../src/image/content/index.js';
 import { RegistryClient } from '../../src/image/distribution/index.js';
