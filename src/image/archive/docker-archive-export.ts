@@ -12,10 +12,10 @@
  * A layer id is the hex of the layer's chain ID, as skopeo writes it:
  * unique per stack, so a layer two images share is written once. The
  * format holds one platform per image: the manifest of `platform` (default
- * the host's) when a record names an index. Gzip layers are decompressed
- * to a spool file first (a tar header needs the size before the data), and
- * their diff ID checked against the config on the way; everything is
- * prepared before the first byte of output.
+ * the host's) when a record names an index. Compressed layers (gzip,
+ * zstd) are decompressed to a spool file first (a tar header needs the size
+ * before the data), and their diff ID checked against the config on the
+ * way; everything is prepared before the first byte of output.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { BerthError } from '../../errors/index.js';
+import { BerthError, isBerthError } from '../../errors/index.js';
 import type { ContentStore } from '../content/index.js';
 import { parseDigest } from '../digest/digest.js';
 import { parseImageConfig } from '../manifest/parse-manifest.js';
@@ -37,7 +37,7 @@ import { imageLabel, parseExportName, platformManifest, requireBlob, type Export
 import { writeTar, type TarEntry } from './tar-writer.js';
 
 export interface DockerExportOptions extends ExportOptions {
-  /** Where gzip layers are decompressed before they are written (default: the OS temp dir). */
+  /** Where compressed layers are decompressed before they are written (default: the OS temp dir). */
   spoolDir?: string;
 }
 
@@ -143,6 +143,8 @@ async function plainLayer(
         createWriteStream(path, { flags: 'wx', mode: 0o600 }),
       );
     } catch (err) {
+      // The zstd decoder's own errors say what is wrong but not which layer.
+      if (isBerthError(err, 'LAYER_INVALID')) throw new BerthError('LAYER_INVALID', `${owner}: layer ${layer.digest}: ${err.message}`, { cause: err });
       if (err instanceof BerthError) throw err;
       throw new BerthError('LAYER_INVALID', `${owner}: layer ${layer.digest} does not decompress as ${compression}: ${(err as Error).message}`, { cause: err });
     }

@@ -1,7 +1,7 @@
 /**
- * `spoolTar`: reads an image archive tar stream (plain or gzip) once and
- * keeps each regular file in a spool directory, named by a counter, with
- * its size and sha256 taken on the way. `docker save` may put
+ * `spoolTar`: reads an image archive tar stream (plain, gzip or zstd)
+ * once and keeps each regular file in a spool directory, named by a
+ * counter, with its size and sha256 taken on the way. `docker save` may put
  * `manifest.json` anywhere (often last), so nothing can be decided before
  * the stream ends; spooling lets the importers then read the archive in any
  * order, never holding a layer in memory, and validate everything before
@@ -169,8 +169,8 @@ export async function spoolTar(source: AsyncIterable<Uint8Array>, options: Spool
     extract.destroy();
     input?.destroy();
     await rm(dir, { recursive: true, force: true });
-    // The decompression helpers speak of a layer (bzip2, xz, zstd on an old Node): say archive.
-    if (isBerthError(err, 'LAYER_UNSUPPORTED')) {
+    // The decompression helpers speak of a layer (bzip2 and xz refused, a corrupt zstd stream): say archive.
+    if (isBerthError(err, 'LAYER_UNSUPPORTED') || isBerthError(err, 'LAYER_INVALID')) {
       throw new BerthError('ARCHIVE_INVALID', `${label}: ${err.message.replace(/^layer/, 'the archive')}`, { cause: err });
     }
     if (isBerthError(err)) throw err;
