@@ -17,7 +17,9 @@
 #
 # Environment: BENCH_RUNS (default 20), BENCH_WARMUP (default 3),
 # BENCH_RUNTIMES (default "berth-runtime runc crun"), BENCH_OUT,
-# BENCH_EXTRA_ROWS_CMD (see EXTRA_ROW_CMDS below).
+# BENCH_EXTRA_ROWS_CMD (see EXTRA_ROW_CMDS below), BENCH_CALLGRIND=1 (also
+# count the instructions of berth-runtime's own process against node's, with
+# valgrind: repeatable on a noisy machine where milliseconds are not).
 #
 # On a hybrid cgroup host (v1 hierarchies plus /sys/fs/cgroup/unified) crun
 # refuses to run ("cgroups in hybrid mode not supported"), so the whole
@@ -178,6 +180,27 @@ fi
 for cmd in "${EXTRA_ROW_CMDS[@]}"; do
   bash -c "$cmd" >>"$extra" || echo "bench: extra row command failed: $cmd" >&2
 done
+
+# ---- instructions (BENCH_CALLGRIND=1) ---------------------------------------
+# callgrind counts the user-space instructions of the one process it runs
+# (not the kernel, not berth-init or the container): the same count for the
+# same build on a loaded or an idle machine.
+if [[ -n "${BENCH_CALLGRIND:-}" && " ${available[*]} " == *" berth-runtime "* ]] && command -v valgrind >/dev/null; then
+  ir() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null | awk '/Collected/ {print $4}'; }
+  bin=$(runtime_bin berth-runtime)
+  root="$work/root-callgrind"
+  base=$(ir node -e 0)
+  node_ir_state=$( "$bin" --root "$root" create --bundle "$bundle" ir-$$ </dev/null >/dev/null 2>&1; ir node "$bin" --root "$root" state ir-$$ )
+  node_ir_kill=$(ir node "$bin" --root "$root" kill ir-$$ 0)
+  "$bin" --root "$root" delete --force ir-$$ >/dev/null 2>&1 || true
+  node_ir_run=$(ir node "$bin" --root "$root" run --bundle "$bundle" ir-run-$$ </dev/null)
+  echo
+  echo "instructions (callgrind, berth-runtime's own process): node -e 0 $base"
+  for pair in "state $node_ir_state" "kill $node_ir_kill" "run $node_ir_run"; do
+    set -- $pair
+    [[ -n "${2:-}" && -n "$base" ]] && echo "  $1 $2 (+$(( ($2 - base) * 1000 / base / 10 )).$(( ($2 - base) * 1000 / base % 10 ))% over node -e 0)"
+  done
+fi
 
 # ---- the table -------------------------------------------------------------
 echo
