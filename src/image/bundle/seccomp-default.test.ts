@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
 import { DOCKER_DEFAULT_CAPABILITIES } from './default-spec.js';
-import { DOCKER_DEFAULT_PROFILE, defaultSeccomp, seccompFromProfile } from './seccomp-default.js';
+import { DOCKER_DEFAULT_PROFILE, defaultSeccomp } from './seccomp-default.js';
 
 const amd64 = { arch: 'amd64', kernel: '6.1.0-13-amd64' };
 

@@ -20,7 +20,7 @@ import { BerthError } from '../../errors/index.js';
 import { parseDigest } from '../digest/digest.js';
 import { formatReference, parseDockerReference } from '../reference/index.js';
 import { checkLabels } from './labels.js';
-import { writeTransaction, writing, type MetadataDb } from './metadata-db.js';
+import { writeTransaction, type MetadataDb } from './metadata-db.js';
 
 /** The descriptor an image name points to: an index or a manifest. */
 export interface ImageTarget {
