@@ -15,7 +15,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { join } from 'node:path';
@@ -34,6 +34,7 @@ import { TEST_TMP_PREFIX, testTmpRoot } from '../helpers/paths.js';
 import { buildBusyboxLayout, type BuiltImage } from '../helpers/registry/busybox-image.js';
 import { DOCKER_REGISTRY_BIN, startDockerRegistry, type RegistryServer } from '../helpers/registry/docker-registry.js';
 import { which } from '../helpers/requires.js';
+import { readTar, toFile } from '../helpers/archive-files.js';
 
 const skip = !existsSync(DOCKER_REGISTRY_BIN) ? 'needs docker-registry (apt docker-registry)' : !which('skopeo') ? 'needs skopeo' : !existsSync('/bin/busybox') ? 'needs busybox-static' : undefined;
 const noPodman = which('podman') ? undefined : 'needs podman';
@@ -44,27 +45,6 @@ function skopeo(...args: string[]): string {
 }
 
 const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-
-/** Runs an exporter into a file and waits until the file is closed. */
-async function toFile(path: string, write: (out: Writable) => Promise<void>): Promise<void> {
-  const out = createWriteStream(path);
-  const closed = once(out, 'close');
-  await write(out);
-  await closed;
-}
-
-/** Every file entry of a tar file, by name (the archives here are a few MiB). */
-async function readTar(path: string): Promise<Map<string, Buffer>> {
-  const files = new Map<string, Buffer>();
-  const extract = tar.extract();
-  createReadStream(path).pipe(extract as unknown as NodeJS.WritableStream);
-  for await (const entry of extract) {
-    const chunks: Buffer[] = [];
-    for await (const c of entry) chunks.push(c as Buffer);
-    if (entry.header.type === 'file') files.set(entry.header.name, Buffer.concat(chunks));
-  }
-  return files;
-}
 
 async function blobs(store: ContentStore): Promise<string[]> {
   const out: string[] = [];

@@ -16,12 +16,9 @@ import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
-import { once } from 'node:events';
 import { join } from 'node:path';
-import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, test } from 'node:test';
-import * as tar from 'tar-stream';
 import zstd from 'zstd-napi';
 
 import { isBerthError } from '../../src/errors/index.js';
@@ -37,6 +34,7 @@ import { TEST_TMP_PREFIX, testTmpRoot } from '../helpers/paths.js';
 import { buildBusyboxLayout, type BuiltImage } from '../helpers/registry/busybox-image.js';
 import { DOCKER_REGISTRY_BIN, startDockerRegistry, type RegistryServer } from '../helpers/registry/docker-registry.js';
 import { requires, which } from '../helpers/requires.js';
+import { readTar, toFile } from '../helpers/archive-files.js';
 
 const skip = !existsSync(DOCKER_REGISTRY_BIN) ? 'needs docker-registry (apt docker-registry)' : !which('skopeo') ? 'needs skopeo' : !existsSync('/bin/busybox') ? 'needs busybox-static' : undefined;
 
@@ -67,31 +65,6 @@ async function treeOf(root: string): Promise<string[]> {
   };
   await walk('');
   return out;
-}
-
-/** Runs an exporter into a file and waits until the file is closed. */
-async function toFile(path: string, write: (out: Writable) => Promise<void>): Promise<void> {
-  const out = createWriteStream(path);
-  const closed = once(out, 'close');
-  try {
-    await write(out);
-  } finally {
-    out.end();
-    await closed;
-  }
-}
-
-/** Every file entry of a tar file, by name (the archives here are a few MiB). */
-async function readTar(path: string): Promise<Map<string, Buffer>> {
-  const files = new Map<string, Buffer>();
-  const extract = tar.extract();
-  createReadStream(path).pipe(extract as unknown as NodeJS.WritableStream);
-  for await (const entry of extract) {
-    const chunks: Buffer[] = [];
-    for await (const c of entry) chunks.push(c as Buffer);
-    if (entry.header.type === 'file') files.set(entry.header.name, Buffer.concat(chunks));
-  }
-  return files;
 }
 
 async function leftovers(root: string): Promise<string[]> {

@@ -6,7 +6,7 @@
 import { BerthError } from '../../errors/index.js';
 import type { LinuxDeviceCgroup } from '../../oci/runtime-spec.js';
 import { DeviceRuleState, normalizeDeviceRule, type DeviceRule } from '../cgroups/devices.js';
-import { DEVICE_ACCESS, type Plan, type PlanDeviceRule } from './plan.js';
+import { DEVICE_ACCESS, noContainerSetup, type Plan, type PlanDeviceRule } from './plan.js';
 
 /** The filter compares with signed 32-bit immediates (see berth-plan.h, DR_MAJOR). */
 export const MAX_DEVICE_NUMBER = 0x7fffffff;
@@ -61,17 +61,8 @@ export function deviceFilterPlan(options: DeviceFilterPlanOptions): Plan {
   return {
     mode: 'devices',
     containerId: options.containerId,
-    cloneFlags: 0n,
+    ...noContainerSetup(),
     nsJoin: [],
-    rootfsReadonly: false,
-    rootPropagation: 0n,
-    noPivot: false,
-    mounts: [],
-    devices: [],
-    symlinks: [],
-    maskedPaths: [],
-    readonlyPaths: [],
-    sysctl: [],
     rlimits: [],
     uid: 0,
     gid: 0,

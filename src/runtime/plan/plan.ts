@@ -181,3 +181,28 @@ export interface Plan {
   /** The device filter's rules, in order; empty without `deviceCgroup`. */
   deviceRules: PlanDeviceRule[];
 }
+
+/** The fields that only create mode fills: the container's namespaces and filesystem. */
+export type ContainerSetup = Pick<
+  Plan,
+  'cloneFlags' | 'rootfsReadonly' | 'rootPropagation' | 'noPivot' | 'mounts' | 'devices' | 'symlinks' | 'maskedPaths' | 'readonlyPaths' | 'sysctl'
+>;
+
+/**
+ * Those fields for a plan that makes no container (exec and devices modes),
+ * all empty, as berth-init requires there. Fresh arrays on every call.
+ */
+export function noContainerSetup(): ContainerSetup {
+  return {
+    cloneFlags: 0n,
+    rootfsReadonly: false,
+    rootPropagation: 0n,
+    noPivot: false,
+    mounts: [],
+    devices: [],
+    symlinks: [],
+    maskedPaths: [],
+    readonlyPaths: [],
+    sysctl: [],
+  };
+}

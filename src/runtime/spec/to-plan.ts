@@ -12,7 +12,7 @@ import { CLONE_NEW, MS, PERSONALITY, RLIMIT, S_IFBLK, S_IFCHR, S_IFIFO } from '.
 import type { LinuxDeviceCgroup, LinuxNamespaceType, Mount, Process, Spec } from '../../oci/runtime-spec.js';
 import { planDeviceRules } from '../plan/device-filter-plan.js';
 import {
-  MOUNT_KIND, type Plan, type PlanCapabilities, type PlanDevice, type PlanMount, type PlanNamespaceJoin,
+  MOUNT_KIND, noContainerSetup, type Plan, type PlanCapabilities, type PlanDevice, type PlanMount, type PlanNamespaceJoin,
   type PlanRlimit, type PlanSymlink,
 } from '../plan/plan.js';
 import { capabilityMask } from './capabilities.js';
@@ -625,17 +625,8 @@ export function processToPlan(process: Process, ctx: ExecPlanContext): Plan {
   return {
     mode: 'exec',
     containerId: ctx.id,
-    cloneFlags: 0n,
+    ...noContainerSetup(),
     nsJoin,
-    rootfsReadonly: false,
-    rootPropagation: 0n,
-    noPivot: false,
-    mounts: [],
-    devices: [],
-    symlinks: [],
-    maskedPaths: [],
-    readonlyPaths: [],
-    sysctl: [],
     ...processPart(effective, { rootfs: ctx.rootfs, host, setgroupsDeny: ctx.setgroupsDeny ?? false, field: 'process' }),
     noNewPrivileges: (process.noNewPrivileges ?? false) || (containerProcess?.noNewPrivileges ?? false),
     personality: personality(spec),
