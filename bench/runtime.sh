@@ -168,10 +168,20 @@ done
 
 extra="$work/extra.tsv"
 : >"$extra"
-# Node's own start-up: the floor under every berth-runtime command.
-if hyperfine -N --style none --warmup "$WARMUP" --runs "$RUNS" --export-json "$work/node.json" 'node -e 0' >/dev/null; then
-  node -e 'const m = require(process.argv[1]).results[0].median * 1000;
-    for (const p of ["state", "run"]) console.log(`${p}\tnode -e 0 (start-up floor)\t${m}`);' "$work/node.json" >>"$extra"
+# Node's own start-up: the floor under every berth-runtime command, measured
+# the way bin/berth-runtime starts Node (without NODE_EXTRA_CA_CERTS, which
+# makes Node parse a certificate file first); with it too when it is set.
+floor_row() { # NAME COMMAND...
+  local name=$1
+  shift
+  if hyperfine -N --style none --warmup "$WARMUP" --runs "$RUNS" --export-json "$work/node.json" "$*" >/dev/null; then
+    node -e 'const m = require(process.argv[1]).results[0].median * 1000;
+      for (const p of ["state", "run"]) console.log(`${p}\t${process.argv[2]}\t${m}`);' "$work/node.json" "$name" >>"$extra"
+  fi
+}
+floor_row 'node -e 0 (start-up floor)' env -u NODE_EXTRA_CA_CERTS node -e 0
+if [[ -n "${NODE_EXTRA_CA_CERTS:-}" ]]; then
+  floor_row 'node -e 0 with NODE_EXTRA_CA_CERTS (not berth-runtime'"'"'s floor)' node -e 0
 fi
 # The runtime as a library: create+start+wait+delete in one process, no Node start-up per call.
 if [[ " ${available[*]} " == *" berth-runtime "* ]]; then
@@ -186,7 +196,8 @@ done
 # (not the kernel, not berth-init or the container): the same count for the
 # same build on a loaded or an idle machine.
 if [[ -n "${BENCH_CALLGRIND:-}" && " ${available[*]} " == *" berth-runtime "* ]] && command -v valgrind >/dev/null; then
-  ir() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null | awk '/Collected/ {print $4}'; }
+  # Without NODE_EXTRA_CA_CERTS, as bin/berth-runtime's shebang starts Node.
+  ir() { env -u NODE_EXTRA_CA_CERTS valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null | awk '/Collected/ {print $4}'; }
   bin=$(runtime_bin berth-runtime)
   root="$work/root-callgrind"
   base=$(ir node -e 0)

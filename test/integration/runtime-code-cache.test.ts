@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { repoRoot, testTmpRoot } from '../helpers/paths.js';
-import { runOk } from '../helpers/run.js';
+import { berthRuntimePath, repoRoot, testTmpRoot } from '../helpers/paths.js';
+import { runCmd, runOk } from '../helpers/run.js';
 
 const bundle = join(repoRoot, 'dist/bin/berth-runtime.cjs');
 const loader = join(repoRoot, 'bin/load-bundle.cjs');
@@ -55,4 +55,15 @@ test('a cache made for another build of the bundle is not used, and the bundle s
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('the launcher starts Node without NODE_EXTRA_CA_CERTS, which only slows the runtime down', async () => {
+  // Node reads the file before any script runs and warns when it cannot: a
+  // missing file makes the variable's presence visible on stderr.
+  const env = { ...process.env, NODE_EXTRA_CA_CERTS: join(testTmpRoot(), 'no-such-ca-bundle.pem') };
+  const plain = await runCmd(process.execPath, ['-e', '0'], { env });
+  assert.match(plain.stderr, /extra certs/, 'node itself warns, so the check below can fail');
+  const r = await runOk(berthRuntimePath, ['--version'], { env });
+  assert.equal(r.stderr, '');
+  assert.match(r.stdout, /^berth-runtime version /);
 });
