@@ -16,6 +16,7 @@
 import { release } from 'node:os';
 
 import { BerthError } from '../../errors/index.js';
+import { kernelAtLeast } from '../../util/kernel-version.js';
 import type { LinuxSeccomp, LinuxSeccompArg, LinuxSyscall } from '../../oci/runtime-spec.js';
 
 /** Conditions of one profile rule; every listed condition must hold. */
@@ -208,17 +209,10 @@ export interface SeccompSetupOptions {
   kernel?: string;
 }
 
-/** [major, minor] of a kernel release; undefined when it does not start with two numbers. */
-function kernelVersion(text: string): [number, number] | undefined {
-  const m = /^(\d+)\.(\d+)/.exec(text);
-  return m ? [Number(m[1]), Number(m[2])] : undefined;
-}
-
-function kernelAtLeast(kernel: string, min: string): boolean {
-  const have = kernelVersion(kernel);
-  const want = kernelVersion(min);
-  if (!have || !want) throw new BerthError('INTERNAL', `seccomp profile: cannot compare kernel \`${kernel}\` with minKernel \`${min}\``);
-  return have[0] > want[0] || (have[0] === want[0] && have[1] >= want[1]);
+function atLeast(kernel: string, min: string): boolean {
+  const yes = kernelAtLeast(min, kernel);
+  if (yes === undefined) throw new BerthError('INTERNAL', `seccomp profile: cannot compare kernel \`${kernel}\` with minKernel \`${min}\``);
+  return yes;
 }
 
 /**
@@ -238,9 +232,9 @@ export function seccompFromProfile(profile: SeccompProfile, boundingCaps: readon
   const included = (f: ProfileFilter | undefined): boolean =>
     (!f?.arches?.length || f.arches.includes(arch)) &&
     (f?.caps ?? []).every((c) => boundingCaps.includes(c)) &&
-    (!f?.minKernel || kernelAtLeast(kernel, f.minKernel));
+    (!f?.minKernel || atLeast(kernel, f.minKernel));
   const excluded = (f: ProfileFilter | undefined): boolean =>
-    (f?.arches ?? []).includes(arch) || (f?.caps ?? []).some((c) => boundingCaps.includes(c)) || (!!f?.minKernel && kernelAtLeast(kernel, f.minKernel));
+    (f?.arches ?? []).includes(arch) || (f?.caps ?? []).some((c) => boundingCaps.includes(c)) || (!!f?.minKernel && atLeast(kernel, f.minKernel));
   out.syscalls = [];
   for (const rule of profile.syscalls) {
     if (excluded(rule.excludes) || !included(rule.includes)) continue;

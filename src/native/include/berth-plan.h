@@ -96,6 +96,16 @@
 #define BERTH_A_CONSOLE_PROXY 50  /* u32 0|1: with TERMINAL and PARENT_WAITS and no CONSOLE_SOCKET, stage 0
                                    * keeps the pty master and copies between it and its own stdio
                                    * (runc's foreground `run -t`) */
+#define BERTH_A_CGROUP_TASKS 51   /* str; repeated: absolute host path of a cgroup v1 `tasks` file. Stage 0
+                                   * opens each for writing before it joins any namespace; the child, right
+                                   * after CONTINUE, writes "0" (itself: it has one thread) to each. The
+                                   * kernel moves a task that names itself this way without the global
+                                   * lock that writing another process's pid takes (cgroup_threadgroup_rwsem,
+                                   * whose write side waits for an RCU grace period: 10-20 ms). The fd's
+                                   * opener, not the writer, is checked: this works from a user namespace. */
+#define BERTH_A_CGROUP_INTO 52    /* str: absolute host path of a cgroup v2 directory: stage 0 clones the
+                                   * child into it (clone3 CLONE_INTO_CGROUP, Linux 5.7), so it never runs
+                                   * outside it and no pid is written. A refusal is an error, not a retry. */
 
 /* BERTH_A_MODE values */
 #define BERTH_MODE_CREATE 1 /* new container: clone with CLONE_FLAGS, mounts, pivot_root, exec fifo */
@@ -206,13 +216,16 @@
  *   |                          | connect console socket,       |
  *   |                          |   seccomp listener            |
  *   |                          | attach device filter (v2)     |
+ *   |                          | open CGROUP_TASKS, CGROUP_INTO|
  *   |                          | setns(NS_JOIN...) in order    |
- *   |                          | clone(CLONE_FLAGS) / fork --> |
+ *   |                          | clone(CLONE_FLAGS [| INTO])   |
+ *   |                          |   / fork -------------------> |
  *   | <-- CHILD_PID(pid C) --- |                               | blocks: read CONTINUE
  *   |  write uid/gid maps,     | closes its sync fd; exits 0   |
- *   |  join C to cgroups       | (or waits, PARENT_WAITS;      |
- *   |                          |  CONSOLE_PROXY: C's console)  |
+ *   |  join C to the cgroups   | (or waits, PARENT_WAITS;      |
+ *   |  the plan leaves to R    |  CONSOLE_PROXY: C's console)  |
  *   | --- CONTINUE(process state JSON, with a listener) ---->  |
+ *   |                                           both modes:    | write "0" to CGROUP_TASKS
  *   |                                          create mode:    | mounts, devices, symlinks
  *   | <-- HOOKS ---------------------------------------------  |
  *   |  run prestart, createRuntime, createContainer hooks      |
@@ -258,6 +271,7 @@
 #define BERTH_STAGE_EXEC 20
 #define BERTH_STAGE_MISC 21 /* personality, keyring, oom_score_adj, umask, nnp */
 #define BERTH_STAGE_DEVICE_FILTER 22 /* load and attach the cgroup v2 device filter (stage 0) */
+#define BERTH_STAGE_CGROUP 23 /* open the cgroups to join (stage 0), join them (child) */
 
 #include <stdint.h>
 struct berth_sync_hdr {

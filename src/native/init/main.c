@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "cgroup-join.h"
 #include "console.h"
 #include "console-proxy.h"
 #include "creds.h"
@@ -43,6 +44,7 @@ struct ctx {
   int proxy;       /* CONSOLE_PROXY: stage 0's end of the socketpair for the pty master, or -1 */
   int fifo;        /* O_PATH fd of the exec fifo (create mode), or -1 */
   int listener;    /* connected seccomp listener socket (SC_LISTENER_PATH), or -1 */
+  struct cgroup_join cgroups; /* CGROUP_TASKS fds for the child, CGROUP_INTO fd for the clone */
   bool past_ready; /* create: READY sent, berth-runtime no longer listens */
   char state[BERTH_SYNC_MAX_MSG + 1]; /* state JSON for startContainer hooks */
   char process_state[BERTH_SYNC_MAX_MSG + 1]; /* container process state JSON for the seccomp listener */
@@ -186,6 +188,9 @@ __attribute__((noreturn)) static void child_main(struct ctx *c) {
   int rc = sync_wait_continue(c->sync, BERTH_STAGE_WAIT_PARENT, c->listener >= 0 ? c->process_state : NULL, &err);
   if (rc == 1) _exit(1); /* ABORT or end of file: berth-runtime gave up */
   if (rc < 0) die(c, &err);
+  /* First, so that all the container costs is accounted to it, and before
+   * child_create unshares the cgroup namespace. */
+  if (cgroup_join_self(c->plan, &c->cgroups, &err) < 0) die(c, &err);
   if (c->plan->mode == BERTH_MODE_CREATE && child_create(c, &err) < 0) die(c, &err);
   child_process(c, &err);
   die(c, &err);
@@ -207,16 +212,29 @@ static void forward(int sig) {
   if (child_pid > 0) kill(child_pid, sig);
 }
 
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
 /* clone3(2) with the plan's CLONE_NEW* flags: the child is the first
  * process of the new namespaces (a new pid namespace only takes children,
- * and a new user namespace must be entered by the process itself). */
-static pid_t spawn_child(const struct plan *p) {
-  if (p->mode == BERTH_MODE_EXEC) return fork();
+ * and a new user namespace must be entered by the process itself). With a
+ * cgroup fd it is born in that cgroup v2 directory (CLONE_INTO_CGROUP). */
+static pid_t spawn_child(const struct plan *p, int cgroup_fd) {
+  if (p->mode == BERTH_MODE_EXEC && cgroup_fd < 0) return fork();
   struct {
-    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
   } args = {.flags = p->clone_flags, .exit_signal = SIGCHLD};
-  pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
-  if (pid < 0 && errno == ENOSYS) pid = (pid_t)syscall(SYS_clone, (unsigned long)p->clone_flags | SIGCHLD, 0, 0, 0, 0);
+  /* The first 64 bytes are clone3's first version, which Linux 5.3 takes. */
+  size_t size = 64;
+  if (cgroup_fd >= 0) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = (uint64_t)cgroup_fd;
+    size = sizeof args;
+  }
+  pid_t pid = (pid_t)syscall(SYS_clone3, &args, size);
+  if (pid < 0 && errno == ENOSYS && cgroup_fd < 0)
+    pid = (pid_t)syscall(SYS_clone, (unsigned long)p->clone_flags | SIGCHLD, 0, 0, 0, 0);
   return pid;
 }
 
@@ -275,6 +293,7 @@ static int stage_parent(struct ctx *c) {
    * in place before the container process exists (and R puts it in the
    * cgroup), so no device access of the container escapes it. */
   if (devfilter_attach(p, &err) < 0) die(c, &err);
+  if (cgroup_join_open(p, &c->cgroups, &err) < 0) die(c, &err);
   if (nsjoin_all(p, &err) < 0) die(c, &err);
 
   /* Signals for the child that arrive before the handler is in place stay
@@ -284,16 +303,18 @@ static int stage_parent(struct ctx *c) {
   for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++) sigaddset(&block, forwarded[i]);
   sigprocmask(SIG_BLOCK, &block, &old);
 
-  pid_t pid = spawn_child(p);
+  pid_t pid = spawn_child(p, c->cgroups.into);
   if (pid == 0) {
     sigprocmask(SIG_SETMASK, &old, NULL);
     child_main(c);
   }
   if (pid < 0) {
-    berth_fail(&err, BERTH_STAGE_CLONE, errno, "%s the container process (clone flags 0x%llx)",
-               p->mode == BERTH_MODE_EXEC ? "fork" : "clone", (unsigned long long)p->clone_flags);
+    berth_fail(&err, BERTH_STAGE_CLONE, errno, "%s the container process (clone flags 0x%llx%s%s)",
+               p->mode == BERTH_MODE_EXEC ? "fork" : "clone", (unsigned long long)p->clone_flags,
+               p->cgroup_into != NULL ? ", into cgroup " : "", p->cgroup_into != NULL ? p->cgroup_into : "");
     die(c, &err);
   }
+  cgroup_join_close(&c->cgroups);
   if (sync_send(c->sync, BERTH_SYNC_CHILD_PID, (uint32_t)pid) < 0) {
     int e = errno;
     kill(pid, SIGKILL);
@@ -329,7 +350,7 @@ static void ensure_stdio(void) {
 static int run(void) {
   struct berth_err err = {0};
   struct plan plan;
-  struct ctx c = {.plan = &plan, .sync = -1, .console = -1, .proxy = -1, .fifo = -1, .listener = -1};
+  struct ctx c = {.plan = &plan, .sync = -1, .console = -1, .proxy = -1, .fifo = -1, .listener = -1, .cgroups = {.into = -1}};
   const char *env = getenv(BERTH_SYNC_FD_ENV);
   char *end;
   long fd = env ? strtol(env, &end, 10) : -1;

@@ -292,6 +292,8 @@ int plan_print_json(const struct plan *p, FILE *out) {
   k_bool(j, "consoleProxy", p->console_proxy);
   k_bool(j, "cgroupNsAfterSync", p->cgroup_ns_after_sync);
   OBJ_ARRAY(j, "startHooks", p->start_hooks, p->n_start_hooks, hook);
+  if (p->n_cgroup_tasks > 0) k_str_array(j, "cgroupTasks", p->cgroup_tasks, p->n_cgroup_tasks);
+  k_opt_str(j, "cgroupInto", p->cgroup_into);
   k_opt_str(j, "deviceCgroup", p->device_cgroup);
   OBJ_ARRAY(j, "deviceRules", p->device_rules, p->n_device_rules, device_rule);
   close_(j, '}');

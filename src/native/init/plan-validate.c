@@ -65,6 +65,7 @@ static int devices_mode_validate(const struct plan *p, struct berth_err *err) {
   else if (p->parent_waits) what = "PARENT_WAITS";
   else if (p->n_start_hooks != 0) what = "START_HOOK";
   else if (p->has_oom_score_adj) what = "OOM_SCORE_ADJ";
+  else if (p->n_cgroup_tasks != 0 || p->cgroup_into != NULL) what = "CGROUP_TASKS or CGROUP_INTO";
   if (what != NULL)
     return berth_fail(err, BERTH_STAGE_PLAN, EINVAL, "invalid plan: %s is not for devices mode, which only replaces a device filter", what);
   return 0;
@@ -115,6 +116,9 @@ int plan_validate(const struct plan *p, int sync_fd, struct berth_err *err) {
                       (unsigned long long)p->clone_flags);
   for (size_t i = 0; i < p->n_ns_join; i++)
     if (need_abs("namespace path", p->ns_join[i].path, err) < 0) return -1;
+  for (size_t i = 0; i < p->n_cgroup_tasks; i++)
+    if (need_abs("cgroup tasks file", p->cgroup_tasks[i], err) < 0) return -1;
+  if (p->cgroup_into != NULL && need_abs("cgroup directory", p->cgroup_into, err) < 0) return -1;
 
   if (device_rules_validate(p, err) < 0) return -1;
 

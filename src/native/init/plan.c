@@ -92,6 +92,8 @@ static const struct attr_spec top_specs[] = {
     {BERTH_A_DEVICE_CGROUP, "DEVICE_CGROUP", V_STR, false},
     {BERTH_A_DEVICE_RULE, "DEVICE_RULE", V_NEST, true},
     {BERTH_A_CONSOLE_PROXY, "CONSOLE_PROXY", V_BOOL, false},
+    {BERTH_A_CGROUP_TASKS, "CGROUP_TASKS", V_STR, true},
+    {BERTH_A_CGROUP_INTO, "CGROUP_INTO", V_STR, false},
 };
 
 static const struct attr_spec dr_specs[] = {
@@ -521,6 +523,8 @@ static int top_attr(const struct attr *a, void *obj, struct berth_err *err) {
   case BERTH_A_CONTAINER_ID: p->container_id = a->str; break;
   case BERTH_A_CGROUP_NS_AFTER_SYNC: p->cgroup_ns_after_sync = a->u32; break;
   case BERTH_A_DEVICE_CGROUP: p->device_cgroup = a->str; break;
+  case BERTH_A_CGROUP_TASKS: PUSH_STR(p->cgroup_tasks, p->n_cgroup_tasks, 0, "cgroup tasks files"); break;
+  case BERTH_A_CGROUP_INTO: p->cgroup_into = a->str; break;
   case BERTH_A_DEVICE_RULE: PUSH_NEST(p->device_rules, p->n_device_rules, dr_level, dr_attr, "device rules");
   }
   return 0;
@@ -615,6 +619,7 @@ void plan_free(struct plan *p) {
   free(p->symlinks);
   free(p->masked_paths);
   free(p->readonly_paths);
+  free(p->cgroup_tasks);
   free(p->sysctl);
   free(p->rlimits);
   free(p->additional_gids);

@@ -151,6 +151,9 @@ struct plan {
   bool cgroup_ns_after_sync;
   struct plan_hook *start_hooks;
   size_t n_start_hooks;
+  const char **cgroup_tasks; /* v1 `tasks` files the child joins by writing "0" */
+  size_t n_cgroup_tasks;
+  const char *cgroup_into; /* NULL: no CLONE_INTO_CGROUP */
   const char *device_cgroup; /* NULL: no device filter */
   struct plan_device_rule *device_rules;
   size_t n_device_rules;

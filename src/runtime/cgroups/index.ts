@@ -3,7 +3,7 @@
  * (and hybrid) driver and a v2 driver, chosen by `createCgroupManager`.
  */
 export type {
-  BlkioEntry, CgroupManager, CgroupManagerOptions, CgroupStats, FreezerState, MemoryEntry, V2DevicePolicy, WatchOomOptions,
+  BlkioEntry, CgroupManager, CgroupSelfJoin, CgroupManagerOptions, CgroupStats, FreezerState, MemoryEntry, V2DevicePolicy, WatchOomOptions,
 } from './manager.js';
 export type * from './resources.js';
 export { createCgroupManager, type CreateCgroupManagerOptions } from './create-cgroup-manager.js';

@@ -6,7 +6,8 @@
  *
  *   const cg = createCgroupManager({ id, cgroupsPath: spec.linux?.cgroupsPath });
  *   await cg.create(spec.linux?.resources);   // directories, then limits
- *   await cg.addProcess(initPid);              // before the init runs user code
+ *   const join = cg.selfJoin({ cloneInto });    // the executor joins what it can
+ *   await cg.addProcess(initPid, join.rest);    // the rest, before the init runs user code
  *   ...                                        // state.json keeps cg.paths()
  *   await cg.update(newResources);             // `runc update`
  *   await cg.freeze(); await cg.thaw();        // `runc pause` / `runc resume`
@@ -18,6 +19,12 @@
  * cgroup (the base of relative paths) may differ from the creator's.
  */
 import type { LinuxResources } from './resources.js';
+
+export interface CgroupSelfJoin {
+  tasks: string[];
+  into?: string;
+  rest: string[];
+}
 
 export type FreezerState = 'frozen' | 'thawed' | 'freezing' | 'undefined';
 
@@ -105,8 +112,21 @@ export interface CgroupManager {
    * Idempotent; on failure the directories this call made are removed.
    */
   create(resources?: LinuxResources): Promise<void>;
-  /** Move a process (all its threads) into the cgroup in every hierarchy. */
-  addProcess(pid: number): Promise<void>;
+  /**
+   * Move a process (all its threads) into the cgroup in every hierarchy, or
+   * only in `dirs` (directories of `paths()`). The kernel write-locks a
+   * global rwsem for this, which waits for an RCU grace period (10-20 ms).
+   */
+  addProcess(pid: number, dirs?: readonly string[]): Promise<void>;
+  /**
+   * How a new process can join the cgroup by itself, which the kernel does
+   * without that lock: `tasks`, the v1 hierarchies' `tasks` files, to which
+   * a single-threaded process writes "0"; `into`, with `cloneInto` (Linux
+   * 5.7's clone3 CLONE_INTO_CGROUP), the v2 directory (v2, or the hybrid
+   * unified hierarchy) to create it in. `rest`: directories that neither
+   * covers, for `addProcess(pid, rest)`.
+   */
+  selfJoin(options: { cloneInto: boolean }): CgroupSelfJoin;
   update(resources: LinuxResources): Promise<void>;
   /** Every pid in the cgroup and its descendants. */
   pids(): Promise<number[]>;

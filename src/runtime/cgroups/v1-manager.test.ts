@@ -212,6 +212,30 @@ test('v1 addProcess puts a process in every hierarchy; pids, freeze and thaw act
   assert.equal(procState(pid), 'S');
 });
 
+test('v1 selfJoin: each hierarchy\'s tasks file once, the hybrid unified one cloned into or left to addProcess', { skip }, async (t) => {
+  const h = harness(t);
+  const cg = h.make();
+  const dirs = cg.paths();
+  const unified = dirs[''];
+  const v1Dirs = [...new Set(Object.entries(dirs).filter(([k]) => k !== '').map(([, d]) => d))];
+  const into = cg.selfJoin({ cloneInto: true });
+  assert.deepEqual([...into.tasks].sort(), v1Dirs.map((d) => join(d, 'tasks')).sort());
+  assert.equal(into.into, unified);
+  assert.deepEqual(into.rest, []);
+  const byPid = cg.selfJoin({ cloneInto: false });
+  assert.deepEqual(byPid.tasks, into.tasks);
+  assert.equal(byPid.into, undefined);
+  assert.deepEqual(byPid.rest, unified === undefined ? [] : [unified]);
+
+  // addProcess limited to some directories writes only those.
+  await cg.create();
+  const child = h.spawnSleep();
+  await cg.addProcess(child.pid!, [dirs['pids']!]);
+  const own = readFileSync(`/proc/${child.pid}/cgroup`, 'utf8');
+  assert.match(own, new RegExp(`^\\d+:pids:${cg.path}$`, 'm'));
+  assert.doesNotMatch(own, new RegExp(`^\\d+:memory:${cg.path}$`, 'm'));
+});
+
 test('v1 pids() includes processes in child cgroups', { skip }, async (t) => {
   const h = harness(t);
   const cg = h.make();

@@ -8,7 +8,7 @@
  * and the kernel's Documentation/admin-guide/cgroup-v1/.
  */
 import { statfsSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { BerthError } from '../../errors/index.js';
 import {
   cgroupFailed, cgroupFileExists, cgroupUnsupported, errnoCode, nodeCgroupFs, parseKeyValues, parseNumberList, parseUint,
@@ -17,7 +17,7 @@ import {
 import { collectPids, mkdirLevels, pollOom, removeAll, sleep, waitFor, writePid } from './common.js';
 import { DeviceRuleState, normalizeDeviceRule } from './devices.js';
 import type {
-  BlkioEntry, CgroupManager, CgroupManagerOptions, CgroupStats, FreezerState, MemoryEntry, WatchOomOptions,
+  BlkioEntry, CgroupManager, CgroupManagerOptions, CgroupSelfJoin, CgroupStats, FreezerState, MemoryEntry, WatchOomOptions,
 } from './manager.js';
 import { CGROUP_SUPER_MAGIC } from './paths.js';
 import type { LinuxResources } from './resources.js';
@@ -107,8 +107,19 @@ export class CgroupV1Manager implements CgroupManager {
     await this.#apply(resources, 'update');
   }
 
-  async addProcess(pid: number): Promise<void> {
-    for (const dir of this.#uniqueDirs()) await writePid(this.#fs, dir, pid);
+  async addProcess(pid: number, dirs?: readonly string[]): Promise<void> {
+    for (const dir of this.#uniqueDirs()) if (!dirs || dirs.includes(dir)) await writePid(this.#fs, dir, pid);
+  }
+
+  selfJoin({ cloneInto }: { cloneInto: boolean }): CgroupSelfJoin {
+    const out: CgroupSelfJoin = { tasks: [], rest: [] };
+    const unified = this.#dirs[''];
+    for (const dir of this.#uniqueDirs()) {
+      if (dir !== unified) out.tasks.push(join(dir, 'tasks'));
+      else if (cloneInto) out.into = dir;
+      else out.rest.push(dir);
+    }
+    return out;
   }
 
   async pids(): Promise<number[]> {

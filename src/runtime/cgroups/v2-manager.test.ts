@@ -256,6 +256,18 @@ test('v2 relative cgroupsPath lands beside our own cgroup, with the parents enab
   });
 });
 
+test('v2 selfJoin: the directory to clone into, or nothing but addProcess', async () => {
+  await withFixture(async (f, make) => {
+    const cg = make();
+    const dir = cg.paths()['']!;
+    assert.deepEqual(cg.selfJoin({ cloneInto: true }), { tasks: [], into: dir, rest: [] });
+    assert.deepEqual(cg.selfJoin({ cloneInto: false }), { tasks: [], rest: [dir] });
+    await cg.create();
+    await cg.addProcess(4242, ['/elsewhere']);
+    assert.equal(trim(await f.read('berth/abc', 'cgroup.procs')), '', 'a directory not named is not written');
+  });
+});
+
 test('v2 addProcess writes cgroup.procs and pids() walks child cgroups', async () => {
   await withFixture(async (f, make) => {
     const cg = make();

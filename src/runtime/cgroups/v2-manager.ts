@@ -16,7 +16,7 @@ import { collectPids, mkdirLevels, pollOom, removeAll, waitFor, writePid } from 
 import { blkioWeightToIoWeight, cpuSharesToWeight, limitToV2, memorySwapToV2 } from './convert.js';
 import { classifyDeviceRules, normalizeDeviceRule } from './devices.js';
 import type {
-  BlkioEntry, CgroupManager, CgroupManagerOptions, CgroupStats, FreezerState, MemoryEntry, V2DevicePolicy, WatchOomOptions,
+  BlkioEntry, CgroupManager, CgroupManagerOptions, CgroupSelfJoin, CgroupStats, FreezerState, MemoryEntry, V2DevicePolicy, WatchOomOptions,
 } from './manager.js';
 import type { LinuxResources, LinuxThrottleDevice } from './resources.js';
 import { checkPageSize, rdmaLine } from './v1-manager.js';
@@ -78,8 +78,13 @@ export class CgroupV2Manager implements CgroupManager {
     await this.#apply(resources, 'update');
   }
 
-  async addProcess(pid: number): Promise<void> {
+  async addProcess(pid: number, dirs?: readonly string[]): Promise<void> {
+    if (dirs && !dirs.includes(this.#dir)) return;
     await writePid(this.#fs, this.#dir, pid);
+  }
+
+  selfJoin({ cloneInto }: { cloneInto: boolean }): CgroupSelfJoin {
+    return cloneInto ? { tasks: [], into: this.#dir, rest: [] } : { tasks: [], rest: [this.#dir] };
   }
 
   async pids(): Promise<number[]> {

@@ -13,7 +13,7 @@ import { readProcStat, waitForExit } from '../../util/proc.js';
 import { createCgroupManager, detectCgroupVersion, type CgroupManager } from '../cgroups/index.js';
 import { runHooks } from '../hooks/run-hooks.js';
 import { SYNC, SYNC_MAX_MSG } from '../plan/attrs.js';
-import { spawnInit, type SpawnedInit } from '../executor/spawn-init.js';
+import { canCloneIntoCgroup, spawnInit, type SpawnedInit } from '../executor/spawn-init.js';
 import { loadSpec } from '../spec/load-spec.js';
 import { validateSpec } from '../spec/validate-spec.js';
 import { specToPlan } from '../spec/to-plan.js';
@@ -58,8 +58,9 @@ function rootfsOf(spec: Spec, bundle: string): string {
 export async function createContainer(ctx: RuntimeContext, options: CreateOptions): Promise<Created> {
   const id = validateId(options.id);
   const bundle = resolve(options.bundle ?? process.cwd());
-  const t0 = performance.now();
-  const step = (what: string): void => ctx.log.debug(`create ${options.id}: ${what} at ${(performance.now() - t0).toFixed(1)} ms`);
+  // Date, not performance: the global `performance` loads perf_hooks, a cost at every start.
+  const t0 = Date.now();
+  const step = (what: string): void => ctx.log.debug(`create ${options.id}: ${what} at ${Date.now() - t0} ms`);
   const spec = await loadSpec(bundle);
   const cgroupVersion = detectCgroupVersion();
   validateSpec(spec, { bundle, rootless: process.geteuid?.() !== 0, cgroupVersion });
@@ -87,6 +88,8 @@ export async function createContainer(ctx: RuntimeContext, options: CreateOption
     const resources = effectiveResources(spec);
     await cgroup.create(resources);
     step('cgroup created');
+    const joinsCgroupNs = (spec.linux?.namespaces ?? []).some((ns) => ns.type === 'cgroup' && ns.path);
+    const cgroupJoin = cgroup.selfJoin({ cloneInto: canCloneIntoCgroup(joinsCgroupNs) });
 
     const plan = specToPlan(spec, {
       id,
@@ -99,6 +102,7 @@ export async function createContainer(ctx: RuntimeContext, options: CreateOption
       noNewKeyring: options.noNewKeyring ?? false,
       parentWaits: options.foreground ?? false,
       cgroupBinds: cgroupBinds(cgroup),
+      cgroupJoin,
       cgroupVersion: cgroup.version,
       deviceCgroup: cgroup.version === 2 ? cgroup.paths()[''] : undefined,
       deviceRules: resources.devices,
@@ -122,7 +126,8 @@ export async function createContainer(ctx: RuntimeContext, options: CreateOption
     if (userNs && !userNs.path) {
       await writeIdMappings(childPid, spec.linux?.uidMappings ?? [], spec.linux?.gidMappings ?? []);
     }
-    await cgroup.addProcess(childPid);
+    // The container process joins the rest itself, after this CONTINUE.
+    if (cgroupJoin.rest.length > 0) await cgroup.addProcess(childPid, cgroupJoin.rest);
     sync.send(SYNC.CONTINUE, processState(childPid));
 
     await sync.expect(SYNC.HOOKS, 'it set up the mounts');

@@ -10,7 +10,7 @@ import { BerthError } from '../../errors/index.js';
 import type { Process } from '../../oci/runtime-spec.js';
 import { atomicWriteFile } from '../../util/atomic-write.js';
 import { SYNC } from '../plan/attrs.js';
-import { spawnInit } from '../executor/spawn-init.js';
+import { canCloneIntoCgroup, spawnInit } from '../executor/spawn-init.js';
 import { processToPlan } from '../spec/to-plan.js';
 import { validateProcess } from '../spec/validate-spec.js';
 import { validateId } from '../state/state-store.js';
@@ -41,7 +41,12 @@ export async function execInContainer(ctx: RuntimeContext, idArg: string, option
   if (options.process.terminal && !options.consoleSocket && options.detach) {
     throw new BerthError('ARGUMENT_INVALID', 'the process has a terminal: pass --console-socket to receive the pty master (or exec in the foreground)');
   }
+  const cg = await cgroupOf(state);
+  // The process joins the container's namespaces first, its cgroup namespace too if it has one.
+  const joinsCgroupNs = (state.spec.linux?.namespaces ?? []).some((ns) => ns.type === 'cgroup');
+  const cgroupJoin = (await cg.exists()) ? cg.selfJoin({ cloneInto: canCloneIntoCgroup(joinsCgroupNs) }) : undefined;
   const plan = processToPlan(options.process, {
+    cgroupJoin,
     id,
     initPid: state.pid,
     rootfs: state.rootfs,
@@ -60,8 +65,8 @@ export async function execInContainer(ctx: RuntimeContext, idArg: string, option
   let pid = 0;
   try {
     pid = (await init.sync.expect(SYNC.CHILD_PID, 'it forked the process')).value;
-    const cg = await cgroupOf(state);
-    if (await cg.exists()) await cg.addProcess(pid);
+    // The process joins the rest itself, after this CONTINUE.
+    if (cgroupJoin && cgroupJoin.rest.length > 0) await cg.addProcess(pid, cgroupJoin.rest);
     init.sync.send(SYNC.CONTINUE, processState(pid));
     const rec = await init.sync.next();
     if (rec !== undefined) {

@@ -14,6 +14,7 @@ import { SYNC_FD_ENV } from '../plan/attrs.js';
 import { encodePlan } from '../plan/encode-plan.js';
 import type { Plan } from '../plan/plan.js';
 import { SyncChannel } from '../sync/sync-channel.js';
+import { kernelAtLeast } from '../../util/kernel-version.js';
 
 let found: string | undefined;
 
@@ -33,6 +34,17 @@ export function initPath(): string {
     if (parent === dir) return (found = join(process.cwd(), 'dist', 'native', 'berth-init'));
     dir = parent;
   }
+}
+
+/**
+ * Whether berth-init can create the process inside its cgroup v2 directory
+ * (clone3 with CLONE_INTO_CGROUP, Linux 5.7), which Plan.cgroupInto asks
+ * for. Not when it joins a cgroup namespace before the clone: the kernel
+ * then wants berth-init's own cgroup to lie inside that namespace's root,
+ * and refuses with ENOENT (cgroup_attach_permissions).
+ */
+export function canCloneIntoCgroup(joinsCgroupNamespace: boolean): boolean {
+  return !joinsCgroupNamespace && kernelAtLeast('5.7') === true;
 }
 
 export interface SpawnedInit {

@@ -58,6 +58,8 @@ export const A = {
   DEVICE_CGROUP: 48,
   DEVICE_RULE: 49,
   CONSOLE_PROXY: 50,
+  CGROUP_TASKS: 51,
+  CGROUP_INTO: 52,
 } as const;
 
 export const MODE = { CREATE: 1, EXEC: 2, DEVICES: 3 } as const;
@@ -111,6 +113,7 @@ export const STAGE = {
   EXEC: 20,
   MISC: 21,
   DEVICE_FILTER: 22,
+  CGROUP: 23,
 } as const;
 
 export const STAGE_NAMES: Record<number, string> = Object.fromEntries(

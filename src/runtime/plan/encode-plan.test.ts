@@ -63,6 +63,8 @@ export function fullPlan(): Plan {
     keyringName: '_ses.golden-1',
     parentWaits: true,
     consoleProxy: false,
+    cgroupTasks: ['/sys/fs/cgroup/memory/berth/golden-1/tasks', '/sys/fs/cgroup/cpu,cpuacct/berth/golden-1/tasks'],
+    cgroupInto: '/sys/fs/cgroup/unified/berth/golden-1',
     cgroupNsAfterSync: true,
     startHooks: [{ path: '/bin/hook', args: ['hook', 'start'], env: ['A=1'], timeout: 5 }, { path: '/bin/true', args: [], env: [], timeout: 0 }],
     deviceCgroup: '/sys/fs/cgroup/berth/golden-1',

@@ -183,6 +183,8 @@ export function encodePlan(plan: Plan): Buffer {
   w.bool(A.PARENT_WAITS, plan.parentWaits);
   w.bool(A.CONSOLE_PROXY, plan.consoleProxy);
   w.bool(A.CGROUP_NS_AFTER_SYNC, plan.cgroupNsAfterSync);
+  for (const t of plan.cgroupTasks ?? []) w.str(A.CGROUP_TASKS, t);
+  if (plan.cgroupInto !== undefined) w.str(A.CGROUP_INTO, plan.cgroupInto);
   for (const h of plan.startHooks) {
     w.nest(A.START_HOOK, (n) => {
       n.str(HK.PATH, h.path);

@@ -168,7 +168,16 @@ export interface Plan {
   parentWaits: boolean;
   /** With a terminal and no console socket: stage 0 copies between the pty and its own stdio (foreground only). */
   consoleProxy: boolean;
-  /** unshare(CLONE_NEWCGROUP) after the parent joined the cgroups (runc's order). */
+  /**
+   * cgroup v1 `tasks` files (host paths) that the container process joins
+   * by writing "0" to each, itself: the kernel moves a task that names
+   * itself without the global lock that a pid written by another process
+   * takes (an RCU grace period, 10-20 ms). Stage 0 opens them.
+   */
+  cgroupTasks?: string[];
+  /** A cgroup v2 directory (host path) that stage 0 clones the process into (CLONE_INTO_CGROUP). */
+  cgroupInto?: string;
+  /** unshare(CLONE_NEWCGROUP) after the process joined its cgroups (runc's order). */
   cgroupNsAfterSync: boolean;
   /** startContainer hooks (create mode). */
   startHooks: PlanHook[];

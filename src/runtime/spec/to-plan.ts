@@ -66,6 +66,8 @@ export interface CreatePlanContext {
   userns?: boolean;
   /** The user namespace has setgroups denied (rootless without newgidmap): no setgroups(2). */
   setgroupsDeny?: boolean;
+  /** How the container process joins its cgroups by itself (CgroupManager.selfJoin). */
+  cgroupJoin?: PlanCgroupJoin;
   /**
    * cgroup v2 only: the container's cgroup directory on the host. berth-init
    * attaches the device filter (an eBPF program) built from `deviceRules` to
@@ -97,6 +99,19 @@ export interface ExecPlanContext {
   parentWaits?: boolean;
   setgroupsDeny?: boolean;
   host?: SpecHost;
+  /** How the process joins the container's cgroups by itself (CgroupManager.selfJoin). */
+  cgroupJoin?: PlanCgroupJoin;
+}
+
+/** What the executor does to put the process into its cgroups (Plan.cgroupTasks, Plan.cgroupInto). */
+export interface PlanCgroupJoin {
+  tasks: readonly string[];
+  into?: string;
+}
+
+function cgroupJoinPart(join: PlanCgroupJoin | undefined): Pick<Plan, 'cgroupTasks' | 'cgroupInto'> {
+  if (!join) return {};
+  return { cgroupTasks: [...join.tasks], ...(join.into !== undefined ? { cgroupInto: join.into } : {}) };
 }
 
 /** CLONE_NEW* flag of each namespace type. */
@@ -586,6 +601,7 @@ export function specToPlan(spec: Spec, ctx: CreatePlanContext): Plan {
     keyringName: ctx.noNewKeyring ? undefined : `_ses.${ctx.id}`,
     parentWaits: ctx.parentWaits ?? false,
     consoleProxy: consoleProxy(process.terminal, ctx),
+    ...cgroupJoinPart(ctx.cgroupJoin),
     cgroupNsAfterSync: ns.cgroupNsAfterSync,
     startHooks: (spec.hooks?.startContainer ?? []).map((h) => ({
       path: h.path,
@@ -637,6 +653,7 @@ export function processToPlan(process: Process, ctx: ExecPlanContext): Plan {
     keyringName: ctx.noNewKeyring ? undefined : `_ses.${ctx.id}`,
     parentWaits: ctx.parentWaits ?? false,
     consoleProxy: consoleProxy(effective.terminal, ctx),
+    ...cgroupJoinPart(ctx.cgroupJoin),
     cgroupNsAfterSync: false,
     startHooks: [],
     deviceRules: [],
