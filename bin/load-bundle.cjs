@@ -30,9 +30,11 @@ function bundleStamp(file) {
 
 /**
  * Returns { exports, script, stamp }; a cache is
- * `Buffer.concat([stamp, script.createCachedData()])`.
+ * `Buffer.concat([stamp, script.createCachedData()])`. `cacheFile` defaults
+ * to `<file>.cache`; scripts/code-cache.cjs also writes a smaller
+ * `<file>.light.cache` for the commands that only look at a container.
  */
-function loadBundle(file, { useCache = true } = {}) {
+function loadBundle(file, { useCache = true, cacheFile = `${file}.cache` } = {}) {
   // Also set while a cache is made: V8 refuses a cache made under other flags.
   setFlagsFromString('--verify-snapshot-checksum');
   const stamp = bundleStamp(file);
@@ -41,7 +43,7 @@ function loadBundle(file, { useCache = true } = {}) {
   if (useCache) {
     let cache;
     try {
-      cache = readFileSync(`${file}.cache`);
+      cache = readFileSync(cacheFile);
     } catch {
       // No cache: compile as require() would.
     }

@@ -16,19 +16,22 @@ const bundle = join(repoRoot, 'dist/bin/berth-runtime.cjs');
 const loader = join(repoRoot, 'bin/load-bundle.cjs');
 
 /** Loads `file` through the loader in a fresh node and reports what V8 did with the cache. */
-async function probeLoad(file: string): Promise<{ rejected: boolean | null; version: string }> {
+async function probeLoad(file: string, cacheFile = `${file}.cache`): Promise<{ rejected: boolean | null; version: string }> {
   const script = `
     const { loadBundle } = require(${JSON.stringify(loader)});
-    const { exports, script } = loadBundle(${JSON.stringify(file)});
+    const { exports, script } = loadBundle(${JSON.stringify(file)}, { cacheFile: ${JSON.stringify(cacheFile)} });
     console.log(JSON.stringify({ rejected: script.cachedDataRejected ?? null, version: exports.VERSION }));`;
   const r = await runOk(process.execPath, ['-e', script]);
   return JSON.parse(r.stdout) as { rejected: boolean | null; version: string };
 }
 
-test('the build leaves a code cache that V8 accepts for the bundle', async () => {
-  const got = await probeLoad(bundle);
-  assert.equal(got.rejected, false, 'a cache was handed to V8 and accepted (null would mean none was found)');
-  assert.match(got.version, /^\d+\.\d+\.\d+$/);
+test('the build leaves code caches that V8 accepts for the bundle: the full one and the smaller light one', async () => {
+  for (const cache of [`${bundle}.cache`, `${bundle}.light.cache`]) {
+    const got = await probeLoad(bundle, cache);
+    assert.equal(got.rejected, false, `${cache} was handed to V8 and accepted (null would mean none was found)`);
+    assert.match(got.version, /^\d+\.\d+\.\d+$/);
+  }
+  assert.ok(statSync(`${bundle}.light.cache`).size < statSync(`${bundle}.cache`).size, 'the light cache leaves out create, run and exec');
 });
 
 test('a cache made for another build of the bundle is not used, and the bundle still loads', async () => {

@@ -9,6 +9,7 @@ import { BerthError, exitCodeForKind } from '../../errors/index.js';
 import { createLogger, type Logger } from '../../util/logger.js';
 import { parseArgs, str, bool, type FlagSpecs, type Parsed } from './args.js';
 import type { RuntimeContext } from '../../runtime/container/context.js';
+import { writeStdout } from './output.js';
 
 export const VERSION = '0.1.0';
 const SPEC_VERSION = '1.2.0';
@@ -117,11 +118,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     const logFile = str(globals, 'log');
     log = createLogger({ ...(logFile ? { file: logFile } : {}), format, debug: bool(globals, 'debug') });
     if (bool(globals, 'version')) {
-      process.stdout.write(`berth-runtime version ${VERSION}\nspec: ${SPEC_VERSION}\n`);
+      writeStdout(`berth-runtime version ${VERSION}\nspec: ${SPEC_VERSION}\n`);
       return 0;
     }
     if (bool(globals, 'help') || command === undefined || command === 'help') {
-      process.stdout.write(usage());
+      writeStdout(usage());
       return command === undefined && !bool(globals, 'help') ? 1 : 0;
     }
     if (bool(globals, 'systemd-cgroup')) {

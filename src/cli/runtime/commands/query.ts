@@ -6,6 +6,7 @@ import { containerPids } from '../../../runtime/container/ps.js';
 import { containerStats, watchEvents } from '../../../runtime/container/events.js';
 import { parseArgs, str, bool, idArg } from '../args.js';
 import type { Globals } from '../main.js';
+import { writeStdout } from '../output.js';
 
 function format(p: ReturnType<typeof parseArgs>): 'table' | 'json' {
   const f = str(p, 'format') ?? 'table';
@@ -24,13 +25,13 @@ export async function listCommand(args: string[], g: Globals): Promise<number> {
   const fmt = format(p);
   const all = await listContainers(await g.ctx());
   if (bool(p, 'quiet')) {
-    process.stdout.write(all.map((c) => c.id + '\n').join(''));
+    writeStdout(all.map((c) => c.id + '\n').join(''));
   } else if (fmt === 'json') {
-    process.stdout.write(JSON.stringify(all) + '\n');
+    writeStdout(JSON.stringify(all) + '\n');
   } else {
     const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER']];
     for (const c of all) rows.push([c.id, String(c.pid ?? 0), c.status, c.bundle, c.created, c.owner]);
-    process.stdout.write(table(rows));
+    writeStdout(table(rows));
   }
   return 0;
 }
@@ -40,7 +41,7 @@ export async function psCommand(args: string[], g: Globals): Promise<number> {
   const fmt = format(p);
   const pids = await containerPids(await g.ctx(), idArg(p, 'ps'));
   if (fmt === 'json') {
-    process.stdout.write(JSON.stringify(pids) + '\n');
+    writeStdout(JSON.stringify(pids) + '\n');
     return 0;
   }
   // Like runc: run the host's ps with the given options and keep the container's lines.
@@ -53,7 +54,7 @@ export async function psCommand(args: string[], g: Globals): Promise<number> {
   if (pidCol < 0) throw new BerthError('ARGUMENT_INVALID', `ps ${psArgs.join(' ')} printed no PID column`);
   const wanted = new Set(pids);
   const kept = lines.slice(1).filter((l) => wanted.has(Number(l.trim().split(/\s+/)[pidCol])));
-  process.stdout.write([header, ...kept].join('\n') + '\n');
+  writeStdout([header, ...kept].join('\n') + '\n');
   return 0;
 }
 
@@ -69,7 +70,7 @@ export async function eventsCommand(args: string[], g: Globals): Promise<number>
   const id = idArg(p, 'events');
   const ctx = await g.ctx();
   if (bool(p, 'stats')) {
-    process.stdout.write(JSON.stringify(await containerStats(ctx, id)) + '\n');
+    writeStdout(JSON.stringify(await containerStats(ctx, id)) + '\n');
     return 0;
   }
   const ac = new AbortController();
@@ -79,7 +80,7 @@ export async function eventsCommand(args: string[], g: Globals): Promise<number>
   await watchEvents(ctx, id, {
     intervalMs: durationMs(str(p, 'interval') ?? '5s'),
     signal: ac.signal,
-    onEvent: (e) => process.stdout.write(JSON.stringify(e) + '\n'),
+    onEvent: (e) => writeStdout(JSON.stringify(e) + '\n'),
   });
   return 0;
 }

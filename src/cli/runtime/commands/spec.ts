@@ -6,6 +6,7 @@ import { defaultSpec } from '../../../runtime/spec/default-spec.js';
 import { features } from '../../../runtime/spec/features.js';
 import { parseArgs, str, bool } from '../args.js';
 import type { Globals } from '../main.js';
+import { writeStdout } from '../output.js';
 
 export async function specCommand(args: string[], _g: Globals): Promise<number> {
   const p = parseArgs(args, { bundle: { type: 'string', short: 'b' }, rootless: { type: 'boolean' } });
@@ -21,6 +22,6 @@ export async function specCommand(args: string[], _g: Globals): Promise<number> 
 
 export async function featuresCommand(args: string[], _g: Globals): Promise<number> {
   parseArgs(args, {});
-  process.stdout.write(JSON.stringify(features(), null, '    ') + '\n');
+  writeStdout(JSON.stringify(features(), null, '    ') + '\n');
   return 0;
 }

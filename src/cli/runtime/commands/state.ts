@@ -2,10 +2,11 @@
 import { getContainerState } from '../../../runtime/container/state.js';
 import { parseArgs, idArg } from '../args.js';
 import type { Globals } from '../main.js';
+import { writeStdout } from '../output.js';
 
 export async function stateCommand(args: string[], g: Globals): Promise<number> {
   const p = parseArgs(args, {});
   const st = await getContainerState(await g.ctx(), idArg(p, 'state'));
-  process.stdout.write(JSON.stringify(st, null, '  ') + '\n');
+  writeStdout(JSON.stringify(st, null, '  ') + '\n');
   return 0;
 }
