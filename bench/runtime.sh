@@ -6,6 +6,7 @@
 #   create   create alone (the previous container is deleted in --prepare)
 #   start    start of a created container
 #   state    state of a created container
+#   kill     signal 0 to a created container's init (kill ID 0)
 #   delete   delete of a stopped container
 #
 # Each runtime has its own --root and its own container ids. A runtime whose
@@ -70,7 +71,7 @@ command -v hyperfine >/dev/null || { echo "bench: hyperfine is missing (scripts/
 RUNS=${BENCH_RUNS:-20}
 WARMUP=${BENCH_WARMUP:-3}
 read -r -a RUNTIMES <<<"${BENCH_RUNTIMES:-berth-runtime runc crun}"
-PHASES=(run create start state delete)
+PHASES=(run create start state kill delete)
 OUT=${BENCH_OUT:-$repo/bench/.work/runtime}
 
 # Extra rows for the table, from commands that measure something hyperfine
@@ -153,6 +154,9 @@ for phase in "${PHASES[@]}"; do
       state)
         args+=(--setup "$helper created $bin $root $bundle $id" --cleanup "$helper reset $bin $root $bundle $id"
           "$bin --root $root state $id") ;;
+      kill)
+        args+=(--setup "$helper created $bin $root $bundle $id" --cleanup "$helper reset $bin $root $bundle $id"
+          "$bin --root $root kill $id 0") ;;
       delete)
         args+=(--prepare "$helper stopped $bin $root $bundle $id" --cleanup "$helper reset $bin $root $bundle $id"
           "$bin --root $root delete $id") ;;
@@ -176,7 +180,7 @@ floor_row() { # NAME COMMAND...
   shift
   if hyperfine -N --style none --warmup "$WARMUP" --runs "$RUNS" --export-json "$work/node.json" "$*" >/dev/null; then
     node -e 'const m = require(process.argv[1]).results[0].median * 1000;
-      for (const p of ["state", "run"]) console.log(`${p}\t${process.argv[2]}\t${m}`);' "$work/node.json" "$name" >>"$extra"
+      for (const p of ["state", "kill", "run"]) console.log(`${p}\t${process.argv[2]}\t${m}`);' "$work/node.json" "$name" >>"$extra"
   fi
 }
 floor_row 'node -e 0 (start-up floor)' env -u NODE_EXTRA_CA_CERTS node -e 0
@@ -250,6 +254,15 @@ if (extra.length) {
     const v = Number(ms);
     console.log(`${phase}  ${name}  ${fmt(v)} ms  ${ratio(v, median(phase, 'runc'))} of runc`);
   }
+}
+const floorLine = extra.map((l) => l.split('\t')).find(([, name]) => name === 'node -e 0 (start-up floor)');
+if (floorLine && runtimes.includes('berth-runtime')) {
+  const floor = Number(floorLine[2]);
+  const over = (phase) => {
+    const v = median(phase, 'berth-runtime');
+    return v === undefined ? 'n/a' : `${v - floor >= 0 ? '+' : ''}${(v - floor).toFixed(1)} ms`;
+  };
+  console.log(`\nberth-runtime over node -e 0 (${fmt(floor)} ms): state ${over('state')}, kill ${over('kill')}`);
 }
 const run = (rt) => (runtimes.includes(rt) ? fmt(median('run', rt)) : 'n/a');
 console.log(`run: berth-runtime ${run('berth-runtime')} ms, runc ${run('runc')} ms, crun ${run('crun')} ms`);

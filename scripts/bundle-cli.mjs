@@ -5,7 +5,7 @@
 // for each module. Command modules are still initialized only when used
 // (esbuild turns their dynamic imports into lazy initializers).
 import { build } from 'esbuild';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -20,10 +20,21 @@ for (const [name, entry] of Object.entries(fronts)) {
     platform: 'node',
     target: 'node20',
     outfile: `${root}dist/bin/${name}.cjs`,
-    // Modules find files next to themselves through import.meta.url.
-    define: { 'import.meta.url': '__berthModuleUrl' },
-    banner: { js: 'const __berthModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
+    // Modules find files next to themselves through import.meta.url: the
+    // bundle's own URL, computed when first asked for (pathToFileURL costs
+    // a few ms at the first call, which most commands never make).
+    define: { 'import.meta.url': '__berthModule.url' },
+    banner: { js: 'const __berthModule = { get url() { return require("node:url").pathToFileURL(__filename).href; } };' },
     sourcemap: 'linked',
     logLevel: 'warning',
   });
+  // bin/load-bundle.cjs runs the bundle as a vm.Script, which has no loader
+  // for import(): an import() left in the bundle (esbuild keeps those of
+  // external modules such as node:*) would fail only when it runs.
+  const out = await readFile(`${root}dist/bin/${name}.cjs`, 'utf8');
+  const left = /\bimport\((["'`])[^"'`]*\1\)/.exec(out);
+  if (left) {
+    console.error(`bundle-cli: dist/bin/${name}.cjs still has ${left[0]}; import a module of ours that imports it statically`);
+    process.exit(1);
+  }
 }
