@@ -187,6 +187,25 @@ floor_row 'node -e 0 (start-up floor)' env -u NODE_EXTRA_CA_CERTS node -e 0
 if [[ -n "${NODE_EXTRA_CA_CERTS:-}" ]]; then
   floor_row 'node -e 0 with NODE_EXTRA_CA_CERTS (not berth-runtime'"'"'s floor)' node -e 0
 fi
+# state and kill against the floor measured right beside them: on a noisy
+# machine the floor drifts by several ms between the phases above. One
+# hyperfine times floor, state, kill, floor, in that order, on one created
+# container; the floor is the mean of its two medians.
+paired=""
+if [[ " ${available[*]} " == *" berth-runtime "* ]]; then
+  bin=$(runtime_bin berth-runtime)
+  root="$work/root-paired"
+  id="bench-paired-$$"
+  if bash "$self" --helper created "$bin" "$root" "$bundle" "$id" &&
+    hyperfine -N --style none --warmup "$WARMUP" --runs "$RUNS" --export-json "$work/paired.json" \
+      'env -u NODE_EXTRA_CA_CERTS node -e 0' "$bin --root $root state $id" "$bin --root $root kill $id 0" \
+      'env -u NODE_EXTRA_CA_CERTS node -e 0' >/dev/null; then
+    paired=$(node -e 'const r = require(process.argv[1]).results.map((x) => x.median * 1000);
+      const floor = (r[0] + r[3]) / 2, f = (v) => `${v - floor >= 0 ? "+" : ""}${(v - floor).toFixed(1)} ms`;
+      console.log(`berth-runtime over node -e 0 measured beside it (${floor.toFixed(1)} ms): state ${f(r[1])}, kill ${f(r[2])}`);' "$work/paired.json")
+  fi
+  bash "$self" --helper reset "$bin" "$root" "$bundle" "$id" || true
+fi
 # The runtime as a library: create+start+wait+delete in one process, no Node start-up per call.
 if [[ " ${available[*]} " == *" berth-runtime "* ]]; then
   node "$repo/bench/runtime-library.mjs" "$bundle" "$RUNS" --tsv >>"$extra" || echo "bench: the library benchmark failed" >&2
@@ -219,9 +238,9 @@ fi
 
 # ---- the table -------------------------------------------------------------
 echo
-node - "$OUT" "$extra" "${RUNTIMES[*]}" "${PHASES[*]}" <<'EOF'
+node - "$OUT" "$extra" "${RUNTIMES[*]}" "${PHASES[*]}" "$paired" <<'EOF'
 const fs = require('fs');
-const [out, extraFile, runtimesArg, phasesArg] = process.argv.slice(2);
+const [out, extraFile, runtimesArg, phasesArg, paired] = process.argv.slice(2);
 const runtimes = runtimesArg.split(' ');
 const phases = phasesArg.split(' ');
 const median = (phase, rt) => {
@@ -264,6 +283,7 @@ if (floorLine && runtimes.includes('berth-runtime')) {
   };
   console.log(`\nberth-runtime over node -e 0 (${fmt(floor)} ms): state ${over('state')}, kill ${over('kill')}`);
 }
+if (paired) console.log(paired);
 const run = (rt) => (runtimes.includes(rt) ? fmt(median('run', rt)) : 'n/a');
 console.log(`run: berth-runtime ${run('berth-runtime')} ms, runc ${run('runc')} ms, crun ${run('crun')} ms`);
 EOF

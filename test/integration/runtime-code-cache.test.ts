@@ -70,3 +70,9 @@ test('the launcher starts Node without NODE_EXTRA_CA_CERTS, which only slows the
   assert.equal(r.stderr, '');
   assert.match(r.stdout, /^berth-runtime version /);
 });
+
+test('the bundle is ASCII, so V8 keeps its source as a one-byte string', () => {
+  const bytes = readFileSync(bundle);
+  const at = bytes.findIndex((b) => b > 0x7f);
+  assert.equal(at, -1, `byte ${at} of ${bundle} is not ASCII`);
+});
