@@ -3,7 +3,7 @@
  * child cannot map itself (user_namespaces(7): the writer needs
  * CAP_SETUID/CAP_SETGID in the parent namespace).
  */
-import { writeFile } from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
 import { BerthError } from '../../errors/index.js';
 import type { LinuxIDMapping } from '../../oci/runtime-spec.js';
 
@@ -15,7 +15,7 @@ export async function writeIdMappings(pid: number, uidMaps: readonly LinuxIDMapp
   // Each map must be written in one write(2); the kernel rejects a second one.
   for (const [file, maps] of [['uid_map', uidMaps], ['gid_map', gidMaps]] as const) {
     try {
-      await writeFile(`/proc/${pid}/${file}`, mapText(maps));
+      writeFileSync(`/proc/${pid}/${file}`, mapText(maps));
     } catch (cause) {
       throw new BerthError('EXECUTOR_FAILED', `cannot write /proc/${pid}/${file}: ${(cause as Error).message}`, {
         cause,

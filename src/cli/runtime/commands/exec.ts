@@ -3,7 +3,7 @@
  * it is built like runc's: the container's own process settings, with the
  * command line's args, env, cwd, user, capabilities and tty on top.
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { BerthError } from '../../../errors/index.js';
 import type { Process } from '../../../oci/runtime-spec.js';
 import { execInContainer } from '../../../runtime/container/exec.js';
@@ -32,7 +32,7 @@ const EXEC_FLAGS = {
 async function buildProcess(p: Parsed, base: Process | undefined): Promise<Process> {
   const file = str(p, 'process');
   if (file !== undefined) {
-    const text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
+    const text = file === '-' ? await readStdin() : readFileSync(file, 'utf8');
     try {
       return JSON.parse(text) as Process;
     } catch (cause) {

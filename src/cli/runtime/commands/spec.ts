@@ -1,5 +1,5 @@
 /** spec and features: documents about the runtime, no container involved. */
-import { writeFile } from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BerthError, isErrno } from '../../../errors/index.js';
 import { defaultSpec } from '../../../runtime/spec/default-spec.js';
@@ -12,7 +12,7 @@ export async function specCommand(args: string[], _g: Globals): Promise<number> 
   const p = parseArgs(args, { bundle: { type: 'string', short: 'b' }, rootless: { type: 'boolean' } });
   const path = join(resolve(str(p, 'bundle') ?? '.'), 'config.json');
   try {
-    await writeFile(path, JSON.stringify(defaultSpec({ rootless: bool(p, 'rootless') }), null, '\t'), { flag: 'wx', mode: 0o666 });
+    writeFileSync(path, JSON.stringify(defaultSpec({ rootless: bool(p, 'rootless') }), null, '\t'), { flag: 'wx', mode: 0o666 });
   } catch (err) {
     if (isErrno(err, 'EEXIST')) throw new BerthError('ARGUMENT_INVALID', `file ${path} exists; remove it first`);
     throw err;

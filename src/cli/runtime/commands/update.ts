@@ -1,5 +1,5 @@
 /** update: new resource limits from `--resources FILE|-` and/or runc's flags. */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { BerthError } from '../../../errors/index.js';
 import type { LinuxResources } from '../../../oci/runtime-spec.js';
 import { updateContainer, mergeResources } from '../../../runtime/container/update.js';
@@ -30,7 +30,7 @@ export async function updateCommand(args: string[], g: Globals): Promise<number>
   let resources: LinuxResources = {};
   const file = str(p, 'resources');
   if (file !== undefined) {
-    const text = file === '-' ? await readStdinText() : await readFile(file, 'utf8');
+    const text = file === '-' ? await readStdinText() : readFileSync(file, 'utf8');
     try {
       resources = JSON.parse(text) as LinuxResources;
     } catch (cause) {
