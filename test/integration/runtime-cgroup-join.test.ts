@@ -9,7 +9,7 @@
  * joined cgroup namespaces, exec with and without one, a pids limit of 1.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
@@ -128,9 +128,13 @@ test('a pids limit of 1 leaves room for the container process alone: berth-init 
 test('berth-init refuses a cgroup tasks file that is not on a cgroup v1 filesystem, before any clone', { skip: skip ?? devfilterSkip }, async () => {
   const fake = join(testTmpRoot(), `not-a-cgroup-${process.pid}`);
   writeFileSync(fake, '');
-  await assert.rejects(
-    withFilteredContainer({ name: 'cj-fake-tasks', script: 'true', stdio: 'files', edit: (plan) => { plan.cgroupTasks = [fake]; } }, async () => {}),
-    (e) => e instanceof BerthError && /failed at cgroup: cgroup tasks file .*not-a-cgroup.* is not on a cgroup v1 filesystem/.test(e.message),
-  );
-  assert.equal(readFileSync(fake, 'utf8'), '', 'nothing was written to it');
+  try {
+    await assert.rejects(
+      withFilteredContainer({ name: 'cj-fake-tasks', script: 'true', stdio: 'files', edit: (plan) => { plan.cgroupTasks = [fake]; } }, async () => {}),
+      (e) => e instanceof BerthError && /failed at cgroup: cgroup tasks file .*not-a-cgroup.* is not on a cgroup v1 filesystem/.test(e.message),
+    );
+    assert.equal(readFileSync(fake, 'utf8'), '', 'nothing was written to it');
+  } finally {
+    rmSync(fake, { force: true });
+  }
 });
