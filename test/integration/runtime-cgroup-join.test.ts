@@ -9,7 +9,7 @@
  * joined cgroup namespaces, exec with and without one, a pids limit of 1.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
@@ -136,5 +136,31 @@ test('berth-init refuses a cgroup tasks file that is not on a cgroup v1 filesyst
     assert.equal(readFileSync(fake, 'utf8'), '', 'nothing was written to it');
   } finally {
     rmSync(fake, { force: true });
+  }
+});
+
+test('a cgroup the container process cannot join fails create at stage cgroup, naming the file', { skip: skip ?? devfilterSkip }, async () => {
+  // A new cpuset cgroup has no cpus and no mems: the kernel refuses every task (ENOSPC).
+  const dir = join('/sys/fs/cgroup/cpuset', `berth-test-cj-empty-${process.pid}`);
+  mkdirSync(dir);
+  try {
+    await assert.rejects(
+      withFilteredContainer(
+        { name: 'cj-empty-cpuset', script: 'true', stdio: 'files', edit: (plan) => { plan.cgroupTasks = [join(dir, 'tasks')]; } },
+        async () => {},
+      ),
+      (e) => e instanceof BerthError && /failed at cgroup: join cgroup \(write 0 to .*berth-test-cj-empty-.*\/tasks\).*ENOSPC/.test(e.message),
+    );
+    assert.equal(readFileSync(join(dir, 'tasks'), 'utf8'), '', 'nobody joined');
+  } finally {
+    for (let i = 0; ; i++) {
+      try {
+        rmdirSync(dir);
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EBUSY' || i > 50) throw e;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
   }
 });
