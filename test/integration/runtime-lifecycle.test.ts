@@ -66,6 +66,24 @@ test('create, state, start, kill, delete: the status follows each step', { skip 
   assert.equal(existsSync(join(rt.root, id)), false);
 });
 
+test('start waits for an init that has not answered yet, and fails when it dies instead', { skip }, async () => {
+  await using rt = await runtimeCli();
+  await using b = await makeBundle({ config: (s) => { s.process.args = ['/probe', 'exit', '0']; } });
+  const id = newId('start-dies');
+  await rt.ok(['create', '--bundle', b.dir, id]);
+  const { pid } = await stateOf(rt, id);
+  // Stopped, the init cannot finish opening the exec fifo nor write to it.
+  process.kill(pid, 'SIGSTOP');
+  const started = rt.run(['start', id]);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal((await stateOf(rt, id)).status, 'created', 'start is still waiting');
+  process.kill(pid, 'SIGKILL');
+  const r = await started;
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /container `[^`]+` init exited before it was started/);
+  await rt.ok(['delete', '--force', id]);
+});
+
 test('run in the foreground returns the exit code and deletes the container', { skip }, async () => {
   await using rt = await runtimeCli();
   await using b = await makeBundle({ config: (s) => { s.process.args = ['/probe', 'exit', '7']; } });

@@ -1,13 +1,12 @@
 /**
  * `start`: releases a created container by opening the read side of its
- * exec fifo, then runs the poststart hooks. The fifo is opened non-blocking
- * and read through libuv so that an init that died meanwhile is noticed
- * instead of blocking forever.
+ * exec fifo, then runs the poststart hooks. The fifo is opened and read
+ * non-blocking, so that an init that died meanwhile is noticed instead of
+ * blocking forever.
  */
-import { constants, openSync, unlinkSync } from 'node:fs';
-import { Socket } from 'node:net';
-import { BerthError } from '../../errors/index.js';
-import { isProcessAlive } from '../../util/proc.js';
+import { closeSync, constants, openSync, readSync, unlinkSync } from 'node:fs';
+import { BerthError, isErrno } from '../../errors/index.js';
+import { isProcessAlive, sleep } from '../../util/proc.js';
 import { runHooksLoggingFailures } from '../hooks/run-hooks.js';
 import type { ContainerState } from '../state/container-state.js';
 import { validateId } from '../state/state-store.js';
@@ -30,41 +29,43 @@ export async function startContainer(ctx: RuntimeContext, idArg: string): Promis
   }
 }
 
-function releaseFifo(path: string, state: ContainerState): Promise<void> {
+/**
+ * Open the fifo's read side, which lets the init's blocked open for writing
+ * return, and wait for its "0". Non-blocking reads, polled: EAGAIN means the
+ * init has the fifo open and has not written yet, 0 bytes that it has not
+ * opened it yet (it runs as soon as it is scheduled) or never will, which
+ * the liveness check tells apart. (A net.Socket on the fd would do the
+ * waiting in libuv, but loading node:net costs `start` more than the wait.)
+ */
+async function releaseFifo(path: string, state: ContainerState): Promise<void> {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (cause) {
     throw new BerthError('CONTAINER_STATE', `cannot start container \`${state.id}\`: its exec fifo is gone`, { cause });
   }
-  return new Promise<void>((resolve, reject) => {
-    const sock = new Socket({ fd, readable: true, writable: false });
-    let done = false;
-    const finish = (err?: Error): void => {
-      if (done) return;
-      done = true;
-      clearInterval(watch);
-      sock.destroy();
-      if (err) {
-        reject(err);
-        return;
-      }
+  try {
+    const buf = Buffer.alloc(1);
+    for (let round = 0; ; round++) {
+      let n = 0;
       try {
-        unlinkSync(path);
-      } catch {
-        // Already removed by a concurrent start that lost the lock race.
+        n = readSync(fd, buf, 0, 1, null);
+      } catch (err) {
+        if (!isErrno(err, 'EAGAIN')) throw new BerthError('CONTAINER_STATE', `cannot read the exec fifo of container \`${state.id}\`: ${(err as Error).message}`, { cause: err });
       }
-      resolve();
-    };
-    sock.on('data', () => finish());
-    sock.on('error', (err) => finish(err));
-    // EOF without data means the writer went away without releasing: init died.
-    sock.on('end', () => finish(new BerthError('CONTAINER_STATE', `container \`${state.id}\` init exited before it was started`)));
-    const watch = setInterval(() => {
+      if (n > 0) break;
       if (!isProcessAlive(state.pid, state.pidStartTime)) {
-        finish(new BerthError('CONTAINER_STATE', `container \`${state.id}\` init exited before it was started`));
+        throw new BerthError('CONTAINER_STATE', `container \`${state.id}\` init exited before it was started`);
       }
-    }, 50);
-  });
+      // The init answers within microseconds of being scheduled: yield first, then back off to 50 ms.
+      await (round < 20 ? new Promise<void>((r) => setImmediate(r)) : sleep(Math.min(2 ** (round - 20), 50)));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    unlinkSync(path);
+  } catch {
+    // Already removed by a concurrent start that lost the lock race.
+  }
 }
-
