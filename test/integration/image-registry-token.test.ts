@@ -209,8 +209,9 @@ describe('registry with token authentication', { skip }, () => {
       'REGISTRY_UNAUTHORIZED',
       `registry ${reg.host}`,
       '`bob`',
-      '`repository:a/by-bob-too:pull,push`',
     );
+    // The scope as the registry's challenge words it: docker-registry lists the actions in no fixed order.
+    assert.match(message, /`repository:a\/by-bob-too:(pull,push|push,pull)`/);
     assert.match(message, /insufficient_scope/);
     const asked = requestsSince(n);
     assert.ok(asked.length >= 1);
