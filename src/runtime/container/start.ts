@@ -47,6 +47,9 @@ async function releaseFifo(path: string, state: ContainerState): Promise<void> {
   try {
     const buf = Buffer.alloc(1);
     for (let round = 0; ; round++) {
+      // Alive is sampled before the read: an init that wrote and then exited
+      // (a program that ends at once) has its "0" seen by this read.
+      const alive = isProcessAlive(state.pid, state.pidStartTime);
       let n = 0;
       try {
         n = readSync(fd, buf, 0, 1, null);
@@ -54,7 +57,7 @@ async function releaseFifo(path: string, state: ContainerState): Promise<void> {
         if (!isErrno(err, 'EAGAIN')) throw new BerthError('CONTAINER_STATE', `cannot read the exec fifo of container \`${state.id}\`: ${(err as Error).message}`, { cause: err });
       }
       if (n > 0) break;
-      if (!isProcessAlive(state.pid, state.pidStartTime)) {
+      if (!alive) {
         throw new BerthError('CONTAINER_STATE', `container \`${state.id}\` init exited before it was started`);
       }
       // The init answers within microseconds of being scheduled: yield first, then back off to 50 ms.
