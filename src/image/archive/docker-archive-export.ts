@@ -17,13 +17,11 @@
  * before the data), and their diff ID checked against the config on the
  * way; everything is prepared before the first byte of output.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { BerthError, isBerthError } from '../../errors/index.js';
 import type { ContentStore } from '../content/index.js';
 import { parseDigest } from '../digest/digest.js';
@@ -34,6 +32,7 @@ import { chainIds } from '../snapshot/chain-id.js';
 import { decompressor } from '../unpack/decompress.js';
 import { layerCompression, MAX_CONFIG_BYTES, type ArchiveImage } from './archive-image.js';
 import { imageLabel, parseExportName, platformManifest, requireBlob, type ExportOptions } from './export-plan.js';
+import { spoolFile, type Spooled } from './spool-file.js';
 import { writeTar, type TarEntry } from './tar-writer.js';
 
 export interface DockerExportOptions extends ExportOptions {
@@ -127,30 +126,18 @@ async function plainLayer(
     result = { sizeBytes: layer.size, open: () => store.createReadStream(layer.digest) };
   } else {
     const path = join(spool, parseDigest(diffId).encoded);
-    const hash = createHash(parseDigest(diffId).algorithm);
-    let sizeBytes = 0;
+    let spooled: Spooled;
     try {
-      await pipeline(
-        await store.createReadStream(layer.digest),
-        decompressor(compression)!,
-        async function* measure(chunks: AsyncIterable<Buffer>) {
-          for await (const chunk of chunks) {
-            hash.update(chunk);
-            sizeBytes += chunk.byteLength;
-            yield chunk;
-          }
-        },
-        createWriteStream(path, { flags: 'wx', mode: 0o600 }),
-      );
+      spooled = await spoolFile(path, parseDigest(diffId).algorithm, await store.createReadStream(layer.digest), decompressor(compression)!);
     } catch (err) {
       // The zstd decoder's own errors say what is wrong but not which layer.
       if (isBerthError(err, 'LAYER_INVALID')) throw new BerthError('LAYER_INVALID', `${owner}: layer ${layer.digest}: ${err.message}`, { cause: err });
       if (err instanceof BerthError) throw err;
       throw new BerthError('LAYER_INVALID', `${owner}: layer ${layer.digest} does not decompress as ${compression}: ${(err as Error).message}`, { cause: err });
     }
-    const actual = `${parseDigest(diffId).algorithm}:${hash.digest('hex')}`;
+    const actual = `${parseDigest(diffId).algorithm}:${spooled.hex}`;
     if (actual !== diffId) throw new BerthError('CONTENT_DIGEST_MISMATCH', `${owner}: layer ${layer.digest} decompresses to ${actual}, but the config says its diff ID is ${diffId}`);
-    result = { sizeBytes, open: async () => createReadStream(path) };
+    result = { sizeBytes: spooled.sizeBytes, open: async () => createReadStream(path) };
   }
   done.set(diffId, result);
   return result;

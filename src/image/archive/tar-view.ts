@@ -13,19 +13,18 @@
  * resolved inside the table; links under `blobs/` are refused (an OCI
  * layout holds blobs as files), devices and fifos too.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { BerthError, isBerthError } from '../../errors/index.js';
 import { decompressor, peekCompression } from '../unpack/decompress.js';
 import { hashEntry, type ArchiveView } from './archive-view.js';
 import { cleanEntryName, linkTarget, MAX_LINK_HOPS } from './entry-name.js';
+import { spoolFile } from './spool-file.js';
 
 export interface SpoolTarOptions {
   /** Where the spool directory is made (default: the OS temp dir); pick a disk with room for the archive. */
@@ -135,20 +134,8 @@ export async function spoolTar(source: AsyncIterable<Uint8Array>, options: Spool
       if (entries.has(name)) throw new BerthError('ARCHIVE_INVALID', `${label}: archive entry \`${name}\` appears twice`);
       if (h.type === 'file' || h.type === 'contiguous-file') {
         const path = join(dir, String(count));
-        const hash = createHash('sha256');
-        let sizeBytes = 0;
-        await pipeline(
-          entry as unknown as Readable,
-          async function* measure(chunks: AsyncIterable<Buffer>) {
-            for await (const chunk of chunks) {
-              hash.update(chunk);
-              sizeBytes += chunk.byteLength;
-              yield chunk;
-            }
-          },
-          createWriteStream(path, { flags: 'wx', mode: 0o600 }),
-        );
-        entries.set(name, { kind: 'file', path, sizeBytes, sha256: hash.digest('hex') });
+        const { sizeBytes, hex } = await spoolFile(path, 'sha256', entry as unknown as Readable);
+        entries.set(name, { kind: 'file', path, sizeBytes, sha256: hex });
       } else if (h.type === 'symlink' || h.type === 'link') {
         const type = h.type === 'link' ? 'hardlink' : 'symlink';
         entry.resume();

@@ -21,28 +21,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
-import { basename, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { BerthError, type ErrorCode } from '../../errors/index.js';
+import { nativeProgramPath } from '../../util/native-path.js';
 
-let found: string | undefined;
-
-/**
- * Where berth-unpack-helper is: BERTH_UNPACK_HELPER, else
- * `native/berth-unpack-helper` in the nearest `dist/` above this module.
- */
+/** Where berth-unpack-helper is: BERTH_UNPACK_HELPER, else `native/berth-unpack-helper` in the nearest `dist/`. */
 export function unpackHelperPath(): string {
-  const override = process.env['BERTH_UNPACK_HELPER'];
-  if (override) return override;
-  if (found) return found;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (basename(dir) === 'dist') return (found = join(dir, 'native', 'berth-unpack-helper'));
-    const parent = dirname(dir);
-    if (parent === dir) return (found = join(process.cwd(), 'dist', 'native', 'berth-unpack-helper'));
-    dir = parent;
-  }
+  return nativeProgramPath('berth-unpack-helper', 'BERTH_UNPACK_HELPER');
 }
 
 const errnoNames = new Map(Object.entries(constants.errno).map(([name, n]) => [n, name]));

@@ -6,8 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { basename, dirname, join } from 'node:path';
+import { constants } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { BerthError } from '../../errors/index.js';
 import { SYNC_FD_ENV } from '../plan/attrs.js';
@@ -15,25 +14,11 @@ import { encodePlan } from '../plan/encode-plan.js';
 import type { Plan } from '../plan/plan.js';
 import { SyncChannel } from '../sync/sync-channel.js';
 import { kernelAtLeast } from '../../util/kernel-version.js';
+import { nativeProgramPath } from '../../util/native-path.js';
 
-let found: string | undefined;
-
-/**
- * Where berth-init is: BERTH_INIT, else `native/berth-init` in the nearest
- * `dist/` above this module. The module may run from dist/src/... (tsc) or
- * from a bundle in dist/bin/..., so the distance varies.
- */
+/** Where berth-init is: BERTH_INIT, else `native/berth-init` in the nearest `dist/`. */
 export function initPath(): string {
-  const override = process.env['BERTH_INIT'];
-  if (override) return override;
-  if (found) return found;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (basename(dir) === 'dist') return (found = join(dir, 'native', 'berth-init'));
-    const parent = dirname(dir);
-    if (parent === dir) return (found = join(process.cwd(), 'dist', 'native', 'berth-init'));
-    dir = parent;
-  }
+  return nativeProgramPath('berth-init', 'BERTH_INIT');
 }
 
 /**
@@ -84,7 +69,6 @@ export function spawnInit(plan: Plan, options: SpawnInitOptions = {}): SpawnedIn
   return { child, sync, exited };
 }
 
-import { constants } from 'node:os';
 function osSignalNumber(signal: NodeJS.Signals): number {
   return constants.signals[signal] ?? 0;
 }
